@@ -1,0 +1,92 @@
+"""What every dataset format becomes: a list of hand records, and one Dataset that crops and encodes them."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from ..codec import HeatmapCodec
+from ..errors import DatasetError
+from ..transforms import Augment, apply_affine, box_to_center_size, crop_affine, normalize, warp
+
+
+@dataclass
+class HandRecord:
+    image: Path  # image file
+    keypoints: np.ndarray  # (21, 2) float32, image pixels
+    visibility: np.ndarray  # (21,) float32, 0 = not labelled
+    box: np.ndarray  # (4,) x, y, w, h: the box the crop is built from and metrics are normalised by
+    extra: dict = field(default_factory=dict)  # format-specific fields (subject, sequence, ...)
+
+
+def read_rgb(path: Path | str) -> np.ndarray:
+    """Read an image file as uint8 RGB, with an error naming the file if it cannot be read."""
+    data = np.fromfile(str(path), np.uint8) if Path(path).is_file() else None
+    if data is None:
+        raise DatasetError(f"{path}: image file not found")
+    img = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    if img is None:
+        raise DatasetError(f"{path}: not a readable image")
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def check_images_exist(records: list[HandRecord], source: str) -> None:
+    """Fail before training starts, naming the first missing image and its entry."""
+    for i, r in enumerate(records):
+        if not r.image.is_file():
+            raise DatasetError(f"{source}: entry {i}: image {r.image} not found")
+
+
+class HandDataset(Dataset):
+    """Records -> (normalised RGB crop (3, H, W), target heatmaps (K, h, w), target weights (K,), meta).
+
+    ``meta`` holds the image->crop affine, the original keypoints, visibility and box, so evaluation can
+    map predictions back to the original image.
+    """
+
+    def __init__(self, records: list[HandRecord], codec: HeatmapCodec, augment: Augment | None = None,
+                 padding: float = 1.25, seed: int = 0):
+        self.records = records
+        self.codec = codec
+        self.augment = augment
+        self.padding = padding
+        self.seed = seed
+        self.epoch = 0  # set by the trainer so augmentation differs per epoch yet replays on resume
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def crop(self, index: int, rng: np.random.Generator | None = None):
+        r = self.records[index]
+        image = read_rgb(r.image)
+        center, size = box_to_center_size(r.box, self.padding)
+        rotation, flip = 0.0, False
+        if self.augment is not None and rng is not None:
+            center, size, rotation, flip = self.augment.geometry(rng, center, size)
+        matrix = crop_affine(center, size, self.codec.input_size, rotation, flip)
+        crop = warp(image, matrix, self.codec.input_size)
+        keypoints = apply_affine(r.keypoints, matrix)
+        return crop, keypoints, matrix
+
+    def __getitem__(self, index: int):
+        r = self.records[index]
+        rng = np.random.default_rng([self.seed, self.epoch, index]) if self.augment is not None else None
+        crop, keypoints, matrix = self.crop(index, rng)
+        if rng is not None:
+            crop = self.augment.photometric(rng, crop)
+        heatmaps, weights = self.codec.encode(keypoints, r.visibility)
+        meta = {
+            "index": index,
+            "affine": matrix.astype(np.float32),
+            "keypoints": r.keypoints.astype(np.float32),
+            "visibility": r.visibility.astype(np.float32),
+            "box": r.box.astype(np.float32),
+        }
+        return torch.from_numpy(normalize(crop)), torch.from_numpy(heatmaps), torch.from_numpy(weights), meta

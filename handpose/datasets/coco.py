@@ -1,0 +1,52 @@
+"""COCO keypoints JSON: one record per hand annotation, cropped from its ``bbox``."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DatasetError
+from .base import HandRecord
+
+
+def load_coco(annotations: str | Path, image_root: str | Path | None = None) -> list[HandRecord]:
+    """Records of a COCO keypoints file. Images are looked up under ``image_root`` (default: the JSON's folder)."""
+    path = Path(annotations)
+    root = Path(image_root) if image_root is not None else path.parent
+    if not path.is_file():
+        raise DatasetError(f"{path}: annotation file not found")
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise DatasetError(f"{path}: malformed JSON ({e})") from None
+    if not isinstance(data, dict) or "images" not in data or "annotations" not in data:
+        raise DatasetError(f"{path}: not a COCO keypoints file (needs 'images' and 'annotations')")
+    images = {}
+    for i, im in enumerate(data["images"]):
+        if "id" not in im or "file_name" not in im:
+            raise DatasetError(f"{path}: images[{i}]: needs 'id' and 'file_name'")
+        images[im["id"]] = im
+    records = []
+    for i, ann in enumerate(data["annotations"]):
+        where = f"{path}: annotations[{i}] (id {ann.get('id')})"
+        if ann.get("image_id") not in images:
+            raise DatasetError(f"{where}: image_id {ann.get('image_id')!r} is not in 'images'")
+        kps = np.asarray(ann.get("keypoints", []), np.float32)
+        if kps.size != 63:
+            raise DatasetError(f"{where}: 'keypoints' must hold 63 numbers (21 x [x, y, v]), has {kps.size}")
+        kps = kps.reshape(21, 3)
+        bbox = np.asarray(ann.get("bbox", []), np.float32)
+        if bbox.size != 4 or bbox[2] <= 0 or bbox[3] <= 0:
+            raise DatasetError(f"{where}: 'bbox' must be [x, y, w, h] with w, h > 0")
+        extra = {k: ann[k] for k in ("hand", "subject", "sequence", "frame", "crop_offset_in_original") if k in ann}
+        extra["image_id"] = ann["image_id"]
+        records.append(HandRecord(root / images[ann["image_id"]]["file_name"], kps[:, :2].copy(),
+                                  (kps[:, 2] > 0).astype(np.float32), bbox, extra))
+    if not records:
+        raise DatasetError(f"{path}: no annotations")
+    for i, r in enumerate(records):
+        if not r.image.is_file():
+            raise DatasetError(f"{path}: annotations[{i}]: image {r.image} not found")
+    return records

@@ -1,0 +1,63 @@
+import cv2
+import numpy as np
+
+from handpose.codec import HeatmapCodec
+from handpose.transforms import (Augment, apply_affine, box_to_center_size, crop_affine, invert_affine, keypoints_box,
+                                 normalize, warp)
+
+
+def test_image_to_crop_to_heatmap_and_back_within_a_quarter_pixel():
+    codec = HeatmapCodec()
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        box = (*rng.uniform(0, 400, 2), *rng.uniform(20, 300, 2))
+        center, size = box_to_center_size(box, padding=rng.uniform(1.0, 1.5))
+        m = crop_affine(center, size, codec.input_size, rotation=rng.uniform(-180, 180), flip=bool(rng.random() < 0.5))
+        points = np.column_stack([rng.uniform(box[0], box[0] + box[2], 21), rng.uniform(box[1], box[1] + box[3], 21)])
+        in_heatmap = codec.to_heatmap(apply_affine(points, m))
+        back = apply_affine(codec.to_input(in_heatmap), invert_affine(m))
+        assert np.abs(back - points).max() < 0.25
+
+
+def test_the_warped_pixels_follow_the_matrix():
+    # A bright dot in the image must land where the matrix sends its coordinates, for rotations and flips.
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        image = np.zeros((300, 400, 3), np.uint8)
+        dot = rng.uniform(120, 180, 2)
+        cv2.circle(image, tuple(np.round(dot * 16).astype(int)), 3 * 16, (255, 255, 255), -1, shift=4)
+        center, size = box_to_center_size((100, 100, 100, 100), 1.25)
+        m = crop_affine(center, size, (224, 224), rotation=rng.uniform(-180, 180), flip=bool(rng.random() < 0.5))
+        crop = warp(image, m, (224, 224))[..., 0].astype(np.float64)
+        ys, xs = np.mgrid[:224, :224]
+        found = np.array([(xs * crop).sum(), (ys * crop).sum()]) / crop.sum()
+        assert np.abs(found - apply_affine(dot, m)).max() < 0.5
+
+
+def test_box_centre_and_square_size():
+    center, size = box_to_center_size((10, 20, 100, 50), padding=1.25)
+    assert size == 125.0
+    m = crop_affine(center, size, (224, 224))
+    corners = apply_affine(np.array([[10 - 0.5, 20 - 0.5], [110 - 0.5, 70 - 0.5]]), m)
+    # The box's long side spans 224 / 1.25 pixels of the crop, centred.
+    assert abs((corners[1, 0] - corners[0, 0]) - 224 / 1.25) < 1e-3
+    assert abs(corners.mean(0) - 111.5).max() < 1e-3
+
+
+def test_keypoints_box_ignores_unlabelled():
+    kps = np.array([[10, 10], [50, 30], [999, 999]], np.float32)
+    np.testing.assert_allclose(keypoints_box(kps, np.array([1, 1, 0])), [10, 10, 40, 20])
+
+
+def test_photometric_keeps_shape_and_changes_pixels():
+    rng = np.random.default_rng(0)
+    crop = rng.integers(0, 256, (224, 224, 3), dtype=np.uint8)
+    aug = Augment(blur=1.0, noise=1.0, occlusion=1.0)
+    out = aug.photometric(rng, crop)
+    assert out.shape == crop.shape and out.dtype == np.uint8 and not np.array_equal(out, crop)
+
+
+def test_normalize_is_rgb_imagenet():
+    img = np.full((4, 4, 3), (124, 116, 104), np.uint8)  # about the ImageNet mean, in RGB order
+    x = normalize(img)
+    assert x.shape == (3, 4, 4) and np.abs(x).max() < 0.02
