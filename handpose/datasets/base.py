@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ..backgrounds import paste_on_background, random_background
 from ..codec import HeatmapCodec
 from ..errors import DatasetError
 from ..transforms import Augment, apply_affine, box_to_center_size, crop_affine, normalize, warp
@@ -49,8 +50,10 @@ class HandDataset(Dataset):
     """
 
     def __init__(self, records: list[HandRecord], codec: HeatmapCodec, augment: Augment | None = None,
-                 padding: float = 1.25, seed: int = 0):
+                 padding: float = 1.25, seed: int = 0, background: float = 0.0, negatives: float = 0.0):
         self.records = records
+        self.background = background  # probability of pasting the hand on a synthetic scene
+        self.num_negatives = int(round(negatives * len(records))) if augment is not None else 0
         self.codec = codec
         self.augment = augment
         self.padding = padding
@@ -58,7 +61,7 @@ class HandDataset(Dataset):
         self.epoch = 0  # set by the trainer so augmentation differs per epoch yet replays on resume
 
     def __len__(self) -> int:
-        return len(self.records)
+        return len(self.records) + self.num_negatives
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -76,10 +79,14 @@ class HandDataset(Dataset):
         return crop, keypoints, matrix
 
     def __getitem__(self, index: int):
-        r = self.records[index]
         rng = np.random.default_rng([self.seed, self.epoch, index]) if self.augment is not None else None
+        if index >= len(self.records):
+            return self._negative(index, rng)
+        r = self.records[index]
         crop, keypoints, matrix = self.crop(index, rng)
         if rng is not None:
+            if rng.random() < self.background:
+                crop = paste_on_background(rng, crop, keypoints, r.visibility)
             crop = self.augment.photometric(rng, crop)
         heatmaps, weights = self.codec.encode(keypoints, r.visibility)
         meta = {
@@ -88,5 +95,20 @@ class HandDataset(Dataset):
             "keypoints": r.keypoints.astype(np.float32),
             "visibility": r.visibility.astype(np.float32),
             "box": r.box.astype(np.float32),
+        }
+        return torch.from_numpy(normalize(crop)), torch.from_numpy(heatmaps), torch.from_numpy(weights), meta
+
+    def _negative(self, index: int, rng: np.random.Generator):
+        """A crop with no hand: all-zero heatmaps with full weight, so the peak height learns presence."""
+        crop = self.augment.photometric(rng, random_background(rng, self.codec.input_size))
+        w, h = self.codec.heatmap_size
+        heatmaps = np.zeros((len(self.records[0].keypoints), h, w), np.float32)
+        weights = np.ones(len(heatmaps), np.float32)
+        meta = {
+            "index": index,
+            "affine": np.eye(2, 3, dtype=np.float32),
+            "keypoints": np.full((len(heatmaps), 2), np.nan, np.float32),
+            "visibility": np.zeros(len(heatmaps), np.float32),
+            "box": np.zeros(4, np.float32),
         }
         return torch.from_numpy(normalize(crop)), torch.from_numpy(heatmaps), torch.from_numpy(weights), meta
