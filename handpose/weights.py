@@ -1,0 +1,77 @@
+"""Model files: training checkpoints (.pt) and released weights (fp16 .safetensors + a .json of the config).
+
+Released weights load without pickle. The bundled default model lives in ``handpose/weights/``.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from .errors import HandposeError
+from .io import atomic_write, atomic_write_json
+from .model import PoseResNet, build_model
+
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "default.safetensors"
+
+
+def model_info(cfg: dict, metrics: dict | None = None) -> dict:
+    """What inference needs to know about a model, from a training config."""
+    return {
+        "arch": cfg["model"]["arch"],
+        "num_joints": cfg["model"]["num_joints"],
+        "input_size": cfg["data"]["input_size"],
+        "sigma": cfg["data"]["sigma"],
+        "padding": cfg["data"]["padding"],
+        "metrics": metrics or {},
+    }
+
+
+def save_release(model: PoseResNet, info: dict, path: str | Path) -> None:
+    """Write ``path`` (.safetensors, fp16) and the config beside it (same name, .json)."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    state = {k: v.detach().to(torch.float16) if v.is_floating_point() else v.detach() for k, v in model.state_dict().items()}
+    state = {k: v.contiguous() for k, v in state.items()}
+    atomic_write(path, lambda tmp: save_file(state, tmp, metadata={"format": "pt"}))
+    atomic_write_json(path.with_suffix(".json"), info)
+
+
+def load_model(path: str | Path | None = None) -> tuple[PoseResNet, dict]:
+    """A model in eval mode (fp32) and its info from a .safetensors release or a training checkpoint (.pt)."""
+    path = Path(path) if path is not None else DEFAULT_WEIGHTS
+    if not path.is_file():
+        if path == DEFAULT_WEIGHTS:
+            raise HandposeError(
+                f"no default weights at {path}. Train them with `handpose train --config configs/default_stage1.yaml` "
+                "then `--config configs/default.yaml`, and release them with `handpose export --format safetensors "
+                f"--weights runs/default/best.pt {path}`; or pass --weights FILE")
+        raise HandposeError(f"{path}: weights file not found")
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        info_path = path.with_suffix(".json")
+        if not info_path.is_file():
+            raise HandposeError(f"{path}: its config {info_path.name} is missing beside it")
+        try:
+            info = json.loads(info_path.read_text())
+            state = load_file(str(path))
+        except Exception as e:
+            raise HandposeError(f"{path}: cannot read weights ({e})") from None
+    elif path.suffix in (".pt", ".pth"):
+        from .train import load_checkpoint
+
+        ckpt = load_checkpoint(path)
+        if "model" not in ckpt or "config" not in ckpt:
+            raise HandposeError(f"{path}: not a handpose training checkpoint (needs 'model' and 'config')")
+        info, state = model_info(ckpt["config"], ckpt.get("metrics")), ckpt["model"]
+    else:
+        raise HandposeError(f"{path}: unknown weights format (expected .safetensors or .pt)")
+    try:
+        model = build_model(info["arch"], info["num_joints"])
+        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+    except (KeyError, RuntimeError) as e:
+        raise HandposeError(f"{path}: weights do not fit the model they describe ({str(e).splitlines()[0]})") from None
+    return model.eval(), info
