@@ -1,0 +1,1 @@
+"""The web front end: `handpose serve` and `python main-flask.py`."""
