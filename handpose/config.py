@@ -42,7 +42,7 @@ def deep_merge(base: dict, update: dict, where: str = "") -> dict:
     out = copy.deepcopy(base)
     for key, value in update.items():
         if key not in out:
-            raise HandposeError(f"unknown config field {where}{key!r}")
+            raise HandposeError(f"unknown config field '{where}{key}' (known: {', '.join(out)})")
         if isinstance(out[key], dict) and isinstance(value, dict):
             out[key] = deep_merge(out[key], value, f"{where}{key}.")
         else:
@@ -76,4 +76,84 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> dict:
         if leaf not in node:
             raise HandposeError(f"unknown config field {key!r}")
         node[leaf] = yaml.safe_load(value)
+    validate(cfg)
     return cfg
+
+
+def _coerce(value, default, name: str):
+    """``value`` checked against the type of its default; numbers written as strings (YAML reads ``1e-3``
+    as text) become numbers."""
+    def bad(kind: str):
+        return HandposeError(f"config field {name!r} must be {kind}, got {value!r}")
+
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise bad("true or false")
+        return value
+    if isinstance(default, (int, float)):
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                raise bad("a number") from None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise bad("a number")
+        if isinstance(default, int):
+            if float(value) != int(value):
+                raise bad("a whole number")
+            return int(value)
+        return float(value)
+    if isinstance(default, list) and not isinstance(value, list):
+        raise bad("a list")
+    if isinstance(default, str) and not isinstance(value, str):
+        raise bad("text")
+    if default is None and value is not None and not isinstance(value, str):
+        raise bad("a file path or null")
+    return value
+
+
+def _check_types(cfg: dict, defaults: dict, where: str = "") -> None:
+    for key, default in defaults.items():
+        name = f"{where}{key}"
+        if isinstance(default, dict):
+            if not isinstance(cfg[key], dict):
+                raise HandposeError(f"config field {name!r} must be a mapping, got {cfg[key]!r}")
+            _check_types(cfg[key], default, name + ".")
+        else:
+            cfg[key] = _coerce(cfg[key], default, name)
+
+
+def validate(cfg: dict) -> None:
+    """Types as the defaults', then the values training would otherwise trip over late (or silently)."""
+    from .model import RESNET_SPECS
+
+    _check_types(cfg, DEFAULTS)
+    d, t, a = cfg["data"], cfg["train"], cfg["augment"]
+    checks = [
+        (cfg["model"]["arch"] in RESNET_SPECS, "model.arch", f"one of {', '.join(RESNET_SPECS)}"),
+        (d["input_size"] > 0 and d["input_size"] % 32 == 0, "data.input_size",
+         "a positive multiple of 32 (the encoder's stride; heatmaps are a quarter of it)"),
+        (d["sigma"] > 0, "data.sigma", "positive"),
+        (d["padding"] > 0, "data.padding", "positive"),
+        (0 <= d["val_fraction"] < 1, "data.val_fraction", "in [0, 1)"),
+        (len(a["scale"]) == 2 and 0 < a["scale"][0] <= a["scale"][1], "augment.scale", "[low, high] with 0 < low <= high"),
+        (t["epochs"] >= 1, "train.epochs", "at least 1"),
+        (t["batch_size"] >= 1, "train.batch_size", "at least 1"),
+        (t["lr"] > 0, "train.lr", "positive"),
+        (t["warmup_epochs"] >= 0, "train.warmup_epochs", "0 or more"),
+        (t["schedule"] in ("cosine", "step"), "train.schedule", "'cosine' or 'step'"),
+        (t["device"] in ("auto", "cpu", "cuda"), "train.device", "'auto', 'cpu' or 'cuda'"),
+        (t["workers"] >= 0, "train.workers", "0 or more"),
+        (t["max_steps_per_epoch"] >= 0, "train.max_steps_per_epoch", "0 (whole epochs) or more"),
+    ]
+    for ok, name, what in checks:
+        if not ok:
+            node = cfg
+            for part in name.split("."):
+                node = node[part]
+            raise HandposeError(f"config field {name!r} must be {what}, got {node!r}")
+    for part in ("train", "val"):
+        for i, spec in enumerate(d[part]):
+            if not isinstance(spec, dict) or "format" not in spec:
+                raise HandposeError(f"config: data.{part}[{i}] must be a mapping with a 'format' (freihand or coco), "
+                                    f"got {spec!r}")

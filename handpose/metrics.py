@@ -1,17 +1,27 @@
-"""Keypoint metrics defined as MMPose's hand benchmarks, so figures can be put beside theirs.
+"""Keypoint metrics defined as MMPose's hand benchmarks (``mmpose.evaluation.functional``), so figures can
+be put beside theirs.
 
 All take predictions and ground truth (N, K, 2) in pixels of the original image and a mask (N, K) of the
-joints that count. Distances are compared with a strict ``<``.
+joints that count. As in MMPose:
+
+- distances are compared with a strict ``<``;
+- PCK is computed per joint and then averaged over the joints that have any valid sample (with every
+  joint labelled this equals the share of all joints under the threshold);
+- a sample whose normaliser is 0 (an empty box) does not count;
+- EPE is the mean distance over all valid joints (not per-joint averaged).
+
+Where MMPose returns 0 for "nothing to measure" these return NaN, so an empty set is never read as a score.
 """
 from __future__ import annotations
 
 import numpy as np
 
-AUC_PIXEL_THRESHOLDS = np.arange(20) * 1.5  # 0, 1.5, ..., 28.5 px (MMPose: norm 30, 20 steps)
-AUC_NORM_THRESHOLDS = np.arange(20) * 0.01  # 0, 0.01, ..., 0.19 of the box's longer side
+AUC_PIXEL_THRESHOLDS = np.arange(20) * 1.5  # 0, 1.5, ..., 28.5 px (MMPose: norm_factor 30, 20 steps of i/20)
+AUC_NORM_THRESHOLDS = np.arange(20) * 0.01  # 0, 0.01, ..., 0.19 of the box's longer side: scale-free
 
 
 def distances(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """Euclidean distance (N, K) between predicted and true keypoints."""
     return np.linalg.norm(np.asarray(pred, np.float64) - np.asarray(gt, np.float64), axis=-1)
 
 
@@ -22,26 +32,41 @@ def epe(pred, gt, mask) -> float:
 
 
 def per_joint_epe(pred, gt, mask) -> np.ndarray:
+    """Mean pixel distance of each joint (K,), NaN for a joint never labelled."""
     d, mask = distances(pred, gt), np.asarray(mask, bool)
     return np.array([d[:, j][mask[:, j]].mean() if mask[:, j].any() else np.nan for j in range(d.shape[1])])
 
 
-def pck(pred, gt, mask, threshold: float, normalize) -> float:
-    """Share of masked joints closer than ``threshold * normalize`` (``normalize``: one number per sample,
-    e.g. the longer side of its box)."""
-    mask = np.asarray(mask, bool)
-    d = distances(pred, gt) / np.asarray(normalize, np.float64).reshape(-1, 1)
-    return float((d[mask] < threshold).mean()) if mask.any() else float("nan")
+def _normalised(pred, gt, mask, normalize) -> tuple[np.ndarray, np.ndarray]:
+    """Distances divided by each sample's normaliser, and the mask of those that count."""
+    d = distances(pred, gt)
+    norm = np.broadcast_to(np.asarray(normalize, np.float64).reshape(-1), (len(d),))
+    valid = np.asarray(mask, bool) & (norm > 0)[:, None]
+    return d / np.where(norm > 0, norm, 1.0)[:, None], valid
+
+
+def per_joint_pck(pred, gt, mask, threshold: float, normalize=1.0) -> np.ndarray:
+    """Share of each joint's valid samples closer than ``threshold * normalize`` (K,), NaN where none."""
+    d, valid = _normalised(pred, gt, mask, normalize)
+    return np.array([(d[valid[:, j], j] < threshold).mean() if valid[:, j].any() else np.nan
+                     for j in range(d.shape[1])])
+
+
+def pck(pred, gt, mask, threshold: float, normalize=1.0) -> float:
+    """PCK: per-joint share closer than ``threshold * normalize``, averaged over joints (MMPose's
+    ``keypoint_pck_accuracy``). ``normalize``: one number per sample (e.g. the longer side of its box),
+    or one for all."""
+    acc = per_joint_pck(pred, gt, mask, threshold, normalize)
+    return float(np.nanmean(acc)) if np.isfinite(acc).any() else float("nan")
 
 
 def auc(pred, gt, mask, thresholds=AUC_PIXEL_THRESHOLDS, normalize=1.0) -> float:
-    """Mean PCK over ``thresholds`` (pixels, or fractions of ``normalize``)."""
-    n = len(np.asarray(pred))
-    norm = np.broadcast_to(np.asarray(normalize, np.float64), (n,))
-    return float(np.mean([pck(pred, gt, mask, t, norm) for t in thresholds]))
+    """Mean PCK over ``thresholds`` (pixels, or fractions of ``normalize``): MMPose's ``keypoint_auc``."""
+    return float(np.mean([pck(pred, gt, mask, t, normalize) for t in thresholds]))
 
 
 def box_longer_side(boxes) -> np.ndarray:
+    """Longer side of each (x, y, w, h) box: MMPose's bbox normaliser for PCK."""
     b = np.asarray(boxes, np.float64).reshape(-1, 4)
     return np.maximum(b[:, 2], b[:, 3])
 

@@ -24,7 +24,7 @@ from .codec import HeatmapCodec
 from .config import load_config
 from .datasets import HandDataset, load_records, split_by_pose
 from .datasets.base import check_images_exist
-from .errors import HandposeError
+from .errors import DatasetError, HandposeError
 from .evaluate import evaluate_dataset
 from .io import atomic_write, atomic_write_text
 from .model import build_model, load_backbone_weights
@@ -72,21 +72,43 @@ def build_datasets(cfg: dict, codec: HeatmapCodec) -> tuple[HandDataset, HandDat
     d, a = cfg["data"], dict(cfg["augment"])
     if not d["train"]:
         raise HandposeError("config: data.train lists no dataset")
-    train = [r for spec in d["train"] for r in load_records(spec)]
+    train = [r for i, spec in enumerate(d["train"]) for r in read_source(spec, f"data.train[{i}]")]
     if d["val"]:
-        val = [r for spec in d["val"] for r in load_records(spec)]
+        val = [r for i, spec in enumerate(d["val"]) for r in read_source(spec, f"data.val[{i}]")]
     else:  # hold out whole poses (FreiHAND) or images
         for i, r in enumerate(train):  # COCO records: a video sequence stays on one side
             r.extra.setdefault("pose", r.extra.get("sequence", i))
         train, val = split_by_pose(train, d["val_fraction"], cfg["train"]["seed"])
     if not val:
         raise HandposeError("config: the validation set is empty (set data.val or a larger data.val_fraction)")
-    check_images_exist(train, "data.train")
-    check_images_exist(val, "data.val")
+    for records, source in ((train, "data.train"), (val, "data.val")):
+        check_images_exist(records, source)
+        check_images_readable(records, source)
     background, negatives = a.pop("background"), a.pop("negatives")
     a["scale"] = tuple(a["scale"])
     train_ds = HandDataset(train, codec, Augment(**a), d["padding"], cfg["train"]["seed"], background, negatives)
     return train_ds, HandDataset(val, codec, None, d["padding"])
+
+
+def read_source(spec: dict, where: str):
+    """Records of one data.train / data.val entry; a missing or unexpected key is named, not a traceback."""
+    try:
+        return load_records(spec)
+    except (KeyError, TypeError) as e:
+        raise HandposeError(f"config: {where} = {spec!r}: missing or unexpected key ({e})") from None
+
+
+def check_images_readable(records: list, source: str) -> None:
+    """Open every image's header before the first step: an empty or non-image file fails now, named."""
+    from PIL import Image
+
+    for i, r in enumerate(tqdm(records, desc=f"checking {source}", unit="image", leave=False,
+                               disable=len(records) < 5000)):
+        try:
+            with Image.open(r.image) as im:
+                im.size
+        except OSError as e:
+            raise DatasetError(f"{source}: entry {i}: {r.image} is not a readable image ({e})") from None
 
 
 class Trainer:
@@ -258,9 +280,11 @@ class Trainer:
             self.best_auc = row["AUC"]
         state = self.state()
         state["metrics"] = row
-        save_checkpoint(state, self.run_dir / "last.pt")
+        # best first: a kill between the two writes then repeats this epoch on resume (last.pt is one
+        # behind) instead of losing a best checkpoint that the restored best_auc would never write again.
         if improved:
             save_checkpoint(state, self.run_dir / "best.pt")
+        save_checkpoint(state, self.run_dir / "last.pt")
 
     def restore(self, state: dict) -> None:
         self.model.load_state_dict(state["model"])
@@ -279,6 +303,10 @@ class Trainer:
             path = self.run_dir / "log.csv"
             rows = [r for r in read_log(path) if int(r["epoch"]) <= self.epoch]
             self._rewrite_log(path, rows)
+            for tmp in self.run_dir.glob(".*.tmp*"):  # half-written files of a killed atomic write
+                tmp.unlink(missing_ok=True)
+            # Overrides given with --resume (e.g. more epochs) become part of the run's recipe.
+            atomic_write_text(self.run_dir / "config.yaml", yaml.safe_dump(self.cfg, sort_keys=False))
             print(f"resuming {self.run_dir} after epoch {self.epoch}", flush=True)
 
     @staticmethod

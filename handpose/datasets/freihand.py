@@ -93,8 +93,11 @@ def _image_size(path: Path) -> tuple[int, int]:
     if path not in _SIZE_CACHE:
         from PIL import Image
 
-        with Image.open(path) as im:
-            _SIZE_CACHE[path] = im.size
+        try:
+            with Image.open(path) as im:
+                _SIZE_CACHE[path] = im.size
+        except OSError:
+            raise DatasetError(f"{path}: not a readable image") from None
     return _SIZE_CACHE[path]
 
 
