@@ -1,0 +1,113 @@
+import json
+import subprocess
+import sys
+import time
+
+import cv2
+import pytest
+import torch
+
+from handpose.cli import main as cli
+from handpose.live import CameraSource, gui_problem
+from handpose.model import build_model
+from handpose.video import LabelledVideo, mini_example_video
+from handpose.weights import save_release
+from tests.conftest import ROOT
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("model") / "m.safetensors"
+    save_release(build_model("resnet18"), dict(arch="resnet18", num_joints=21, input_size=128, sigma=2.0,
+                                               padding=1.25, metrics={}), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def video(tmp_path_factory) -> LabelledVideo:
+    return mini_example_video(tmp_path_factory.mktemp("video") / "v.mp4", size=(320, 180), fps=24.0,
+                              still=5, move=6, gap=4)
+
+
+def frame_count(path) -> tuple[int, float, tuple[int, int]]:
+    cap = cv2.VideoCapture(str(path))
+    fps, size = cap.get(cv2.CAP_PROP_FPS), (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    return n, fps, size
+
+
+def test_headless_video_keeps_every_frame_and_writes_a_json_line_each(video, model, tmp_path, capsys):
+    out, js = tmp_path / "out.mp4", tmp_path / "out.jsonl"
+    rc = cli(["live", "--source", str(video.path), "--weights", str(model), "--no-display",
+              "--output", str(out), "--json", str(js), "--presence-threshold", "0"])
+    assert rc == 0
+    n_in, fps_in, size_in = frame_count(video.path)
+    assert n_in == len(video.labels) == 20
+    assert frame_count(out) == (n_in, fps_in, size_in)
+    lines = [json.loads(l) for l in js.read_text().splitlines()]
+    assert [l["frame"] for l in lines] == list(range(n_in))
+    assert [l["time"] for l in lines] == pytest.approx([i / fps_in for i in range(n_in)], abs=1e-3)
+    for l in lines:
+        assert set(l) == {"frame", "time", "hands"}
+        for h in l["hands"]:  # threshold 0: every frame has its hand
+            assert len(h["keypoints"]) == 21 and all(len(k) == 3 for k in h["keypoints"])
+            assert len(h["box"]) == 4 and 0 <= h["score"] <= 1.5
+    assert all(len(l["hands"]) == 1 for l in lines)
+    summary = capsys.readouterr().out
+    assert f"frames {n_in}, with a hand {n_in}" in summary and "mean FPS" in summary and "p99" in summary
+    assert not list(tmp_path.glob(".*tmp*"))  # no temporary files left behind
+
+
+def test_frames_without_a_hand_are_written_too(video, model, tmp_path):
+    js = tmp_path / "out.jsonl"
+    # a threshold no score reaches: no hand anywhere, still one line per frame
+    assert cli(["live", "--source", str(video.path), "--weights", str(model), "--no-display", "--json", str(js),
+                "--presence-threshold", "5"]) == 0
+    lines = [json.loads(l) for l in js.read_text().splitlines()]
+    assert len(lines) == len(video.labels) and all(l["hands"] == [] for l in lines)
+
+
+def test_no_camera_names_the_source_and_suggests_a_file(capsys):
+    if cv2.VideoCapture(57).isOpened():
+        pytest.skip("a camera answers at index 57")
+    assert cli(["live", "--source", "57", "--no-display"]) == 2
+    err = capsys.readouterr().err
+    assert "camera 57" in err and "--source FILE" in err and "Traceback" not in err
+
+
+def test_missing_video_file_is_named(tmp_path, capsys):
+    assert cli(["live", "--source", str(tmp_path / "nope.mp4"), "--no-display"]) == 2
+    assert "nope.mp4: video file not found" in capsys.readouterr().err
+
+
+def test_main_py_is_live_on_camera_zero():
+    if cv2.VideoCapture(0).isOpened():
+        pytest.skip("a camera is present: main.py would open it")
+    r = subprocess.run([sys.executable, "main.py", "--no-display", "--max-frames", "1"], cwd=ROOT,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "camera 0" in r.stderr and "--source FILE" in r.stderr
+
+
+@pytest.mark.skipif(gui_problem() is None, reason="a window can be shown here")
+def test_without_a_window_it_says_how_to_get_one_or_writes_the_outputs(video, model, tmp_path, capsys):
+    assert cli(["live", "--source", str(video.path), "--weights", str(model)]) == 2
+    assert "pip install opencv-python" in capsys.readouterr().err
+    out = tmp_path / "o.mp4"
+    assert cli(["live", "--source", str(video.path), "--weights", str(model), "--output", str(out), "--max-frames", "3"]) == 0
+    assert "no window" in capsys.readouterr().err and frame_count(out)[0] == 3
+
+
+def test_live_source_hands_over_the_newest_frame(video):
+    """A slow reader of a live source skips the frames it had no time for instead of falling behind."""
+    src = CameraSource(str(video.path))  # a file opened as a stream: frames arrive as fast as they decode
+    try:
+        first = src.read()
+        time.sleep(0.3)  # slower than the whole clip takes to decode
+        later = src.read()
+        assert later is not None and later.index > first.index + 1  # the last frame stays until read
+        assert src.dropped > 0
+    finally:
+        src.close()

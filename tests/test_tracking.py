@@ -1,0 +1,81 @@
+import numpy as np
+import pytest
+import torch
+
+from handpose.datasets import load_freihand, read_rgb
+from handpose.inference import PoseEstimator
+from handpose.model import build_model
+from handpose.tracking import HandTracker
+from handpose.video import mini_example_video
+from handpose.weights import DEFAULT_WEIGHTS, save_release
+from tests.conftest import MINI
+
+
+@pytest.fixture(scope="module")
+def random_estimator(tmp_path_factory) -> PoseEstimator:
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("model") / "m.safetensors"
+    info = dict(arch="resnet18", num_joints=21, input_size=128, sigma=2.0, padding=1.25, metrics={})
+    save_release(build_model("resnet18"), info, path)
+    return PoseEstimator(path)
+
+
+@pytest.fixture(scope="module")
+def frame() -> np.ndarray:
+    r = load_freihand(MINI, "training", versions=1)[0]
+    canvas = np.full((240, 320, 3), 90, np.uint8)
+    canvas[:224, 40:264] = read_rgb(r.image)[16:240, 16:240]
+    return canvas
+
+
+def test_finder_runs_only_without_a_track_and_a_lost_track_starts_afresh(random_estimator, frame):
+    est = random_estimator
+    tracker = HandTracker(est, max_hands=1)
+    est.presence_threshold = 0.0  # every estimate counts as a hand
+    first = tracker.update(frame, 0.0)
+    assert tracker.info.found and len(first) == 1
+    for i in range(1, 4):  # tracked: the crop comes from the last keypoints, the finder does not run
+        tracks = tracker.update(frame, i / 30)
+        assert not tracker.info.found and [t.id for t in tracks] == [first[0].id]
+        assert tracks[0].frames == i + 1
+    est.presence_threshold = 2.0  # no score reaches it: the hand is gone
+    assert tracker.update(frame, 4 / 30) == [] and tracker.info.lost == 1 and tracker.info.found
+    assert tracker.update(frame, 5 / 30) == [] and tracker.info.found
+    est.presence_threshold = 0.0
+    back = tracker.update(frame, 6 / 30)
+    assert tracker.info.found and len(back) == 1 and back[0].id != first[0].id
+    # a new track has a fresh filter: its first keypoints are the raw estimate, not blended with the old hand
+    np.testing.assert_allclose(back[0].keypoints, back[0].hand.keypoints)
+    est.presence_threshold = 0.2
+
+
+def test_smoothing_off_shows_raw_keypoints(random_estimator, frame):
+    random_estimator.presence_threshold = 0.0
+    tracker = HandTracker(random_estimator, smoothing=None)
+    for i in range(3):
+        tracks = tracker.update(frame, i / 30)
+        np.testing.assert_array_equal(tracks[0].keypoints, tracks[0].hand.keypoints)
+    random_estimator.presence_threshold = 0.2
+
+
+@pytest.mark.skipif(not DEFAULT_WEIGHTS.is_file(), reason=f"needs the bundled default weights ({DEFAULT_WEIGHTS})")
+def test_hand_lost_when_it_leaves_and_refound_when_it_comes_back(tmp_path):
+    video = mini_example_video(tmp_path / "v.mp4", still=15, move=20, gap=10)
+    import cv2
+
+    tracker = HandTracker(PoseEstimator(None), max_hands=1)
+    cap = cv2.VideoCapture(str(video.path))
+    shown, finds = [], []
+    for i in range(len(video.labels)):
+        ok, bgr = cap.read()
+        assert ok
+        shown.append(bool(tracker.update(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), i / video.fps)))
+        finds.append(tracker.info.found)
+    labelled = [bool(x) for x in video.labels]
+    gap = [i for i, l in enumerate(labelled) if not l]
+    back = gap[-1] + 1
+    assert not any(shown[i] for i in gap[1:]), "a frame without a hand shows none"
+    assert any(shown[back:back + 3]), "re-found within 3 frames of coming back"
+    assert sum(s for s, l in zip(shown, labelled) if l) >= 0.9 * sum(labelled)
+    # tracking, not finding, on most frames with a hand (without one the finder runs every frame)
+    assert sum(f for f, l in zip(finds, labelled) if l) <= 0.25 * sum(labelled)
