@@ -1,5 +1,6 @@
 """The estimator: image (+ optional hand box) -> hands, in explicit stages as MediaPipe's pipeline:
-find hand -> crop -> estimate -> map back. Tracking (next crop from this frame's keypoints) lives in live.py.
+find hand -> crop -> estimate -> map back. Tracking (next crop from this frame's keypoints) lives in live.py;
+the hand finder in find_hand.py.
 """
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ import torch
 from .codec import HeatmapCodec
 from .errors import HandposeError
 from .transforms import apply_affine, box_to_center_size, crop_affine, invert_affine, keypoints_box, normalize, warp
-from .weights import load_model
+from .weights import DEFAULT_WEIGHTS, load_model
+
+BACKENDS = ("torch", "onnx")
 
 
 @dataclass
@@ -34,11 +37,13 @@ class Hand:
 
 def to_rgb(image, channels: str = "rgb") -> np.ndarray:
     """A path, a PIL image or a NumPy array (``channels`` says whether it is "rgb" or "bgr") -> uint8 RGB."""
+    if channels not in ("rgb", "bgr"):
+        raise HandposeError(f"channels must be 'rgb' or 'bgr', got {channels!r}")
     if isinstance(image, (str, Path)):
         data = np.fromfile(str(image), np.uint8) if Path(image).is_file() else None
         if data is None:
             raise HandposeError(f"{image}: file not found")
-        bgr = cv2.imdecode(data, cv2.IMREAD_COLOR)
+        bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
         if bgr is None:
             raise HandposeError(f"{image}: not a readable image")
         return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
@@ -47,7 +52,7 @@ def to_rgb(image, channels: str = "rgb") -> np.ndarray:
     arr = np.asarray(image)
     if arr.ndim == 2:
         arr = np.repeat(arr[..., None], 3, axis=2)
-    if arr.ndim != 3 or arr.shape[2] not in (3, 4):
+    if arr.ndim != 3 or arr.shape[2] not in (3, 4) or min(arr.shape[:2]) < 1:
         raise HandposeError(f"expected an image array (H, W, 3), got shape {arr.shape}")
     arr = arr[..., :3]
     if arr.dtype != np.uint8:
@@ -56,49 +61,81 @@ def to_rgb(image, channels: str = "rgb") -> np.ndarray:
 
 
 class TorchBackend:
-    def __init__(self, model: torch.nn.Module):
+    def __init__(self, model: torch.nn.Module, threads: int | None = None):
         self.model = model.eval()
+        if threads:  # torch's thread pool is per process: set it only when asked
+            torch.set_num_threads(threads)
 
     @torch.inference_mode()
     def __call__(self, batch: np.ndarray) -> np.ndarray:
-        return self.model(torch.from_numpy(batch)).numpy()
+        return self.model(torch.from_numpy(np.ascontiguousarray(batch, np.float32))).numpy()
+
+
+def make_backend(weights, backend: str, threads: int | None):
+    """(callable batch -> heatmaps, info). An .onnx file always runs on ONNX Runtime; other weights run on
+    PyTorch, or on ONNX Runtime after a cached on-the-fly export when ``backend="onnx"``."""
+    if backend not in BACKENDS:
+        raise HandposeError(f"unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
+    path = Path(weights) if weights is not None else None
+    if path is not None and path.suffix == ".onnx":
+        if not path.is_file():
+            raise HandposeError(f"{path}: weights file not found")
+        from .onnx_backend import OnnxBackend
+
+        run = OnnxBackend(path, threads)
+        return run, run.info
+    model, info = load_model(path)
+    if backend == "torch":
+        return TorchBackend(model, threads), info
+    from .onnx_backend import OnnxBackend, cached_onnx
+
+    run = OnnxBackend(cached_onnx(path or DEFAULT_WEIGHTS, model, info), threads)
+    return run, info
 
 
 class PoseEstimator:
-    """21 hand keypoints per hand. ``weights``: None (the bundled default), a .safetensors release or a .pt
-    training checkpoint. ``flip_test`` averages with the mirrored crop's heatmaps."""
+    """21 hand keypoints per hand. ``weights``: None (the bundled default), a .safetensors release, a .pt
+    training checkpoint or an .onnx export. ``backend``: "torch" or "onnx" (ONNX Runtime; an .onnx file
+    always uses it). ``flip_test`` averages with the mirrored crop's heatmaps. ``threads``: intra-op threads
+    (None: the backend's default). ``presence_threshold``: the hand score under which ``find_hands``
+    reports no hand."""
 
     def __init__(self, weights: str | Path | None = None, backend: str = "torch", flip_test: bool = False,
-                 presence_threshold: float = 0.2):
-        model, self.info = load_model(weights)
+                 presence_threshold: float = 0.2, threads: int | None = None):
+        self.backend, self.info = make_backend(weights, backend, threads)
+        self.backend_name = "onnx" if Path(str(weights)).suffix == ".onnx" else backend
+        self.weights = str(weights) if weights is not None else str(DEFAULT_WEIGHTS)
         size = self.info["input_size"]
         self.codec = HeatmapCodec((size, size), (size // 4, size // 4), self.info["sigma"])
         self.padding = self.info["padding"]
         self.flip_test = flip_test
         self.presence_threshold = presence_threshold
-        if backend != "torch":
-            raise HandposeError(f"unknown backend {backend!r}")
-        self.backend = TorchBackend(model)
 
     # -- stages --------------------------------------------------------------------------------------
-    def crop(self, image_rgb: np.ndarray, box) -> tuple[np.ndarray, np.ndarray]:
-        """Crop: the padded square around ``box`` (x, y, w, h), warped to the input size."""
-        center, size = box_to_center_size(box, self.padding)
-        matrix = crop_affine(center, size, self.codec.input_size)
-        return normalize(warp(image_rgb, matrix, self.codec.input_size)), matrix
+    def crop(self, image_rgb: np.ndarray, box, padding: float | None = None,
+             size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Crop: the padded square around ``box`` (x, y, w, h), warped to the input size (or ``size``)."""
+        center, side = box_to_center_size(box, self.padding if padding is None else padding)
+        out = (size, size) if size else self.codec.input_size
+        matrix = crop_affine(center, side, out)
+        return normalize(warp(image_rgb, matrix, out)), matrix
 
     def estimate_crops(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Estimate: normalised crops (N, 3, S, S) -> keypoints in crop pixels (N, 21, 2) and scores (N, 21)."""
+        """Estimate: normalised crops (N, 3, S, S) -> keypoints in crop pixels (N, 21, 2) and scores (N, 21).
+        Any S divisible by 32 works (the network is fully convolutional); the model's own size is best."""
         heatmaps = self.backend(crops)
         if self.flip_test:
             heatmaps = 0.5 * (heatmaps + self.codec.flip_heatmaps(self.backend(np.ascontiguousarray(crops[..., ::-1]))))
-        return self.codec.decode(heatmaps)
+        s = crops.shape[-1]
+        codec = self.codec if s == self.codec.input_size[0] else HeatmapCodec((s, s), (heatmaps.shape[-1], heatmaps.shape[-2]), self.codec.sigma)
+        return codec.decode(heatmaps)
 
-    def estimate(self, image_rgb: np.ndarray, boxes) -> list[Hand]:
-        """Crop, estimate and map back one hand per box."""
-        if len(boxes) == 0:
+    def estimate_many(self, jobs: list[tuple[np.ndarray, np.ndarray]], padding: float | None = None,
+                      size: int | None = None) -> list[Hand]:
+        """One hand per (image_rgb, box) job, all crops in one batch: the batching path of folders."""
+        if not jobs:
             return []
-        crops, matrices = zip(*(self.crop(image_rgb, b) for b in boxes))
+        crops, matrices = zip(*(self.crop(img, b, padding, size) for img, b in jobs))
         kps, scores = self.estimate_crops(np.stack(crops))
         hands = []
         for k, s, m in zip(kps, scores, matrices):
@@ -106,14 +143,32 @@ class PoseEstimator:
             hands.append(Hand(pts, s, float(s.mean()), keypoints_box(pts)))
         return hands
 
+    def estimate(self, image_rgb: np.ndarray, boxes) -> list[Hand]:
+        """Crop, estimate and map back one hand per box."""
+        return self.estimate_many([(image_rgb, np.asarray(b, np.float32)) for b in boxes])
+
     def find_hands(self, image_rgb: np.ndarray, max_hands: int = 1) -> list[Hand]:
-        """Find hand: estimate on the whole (letterboxed) image, re-crop around what it found and estimate
-        again; a result below the presence threshold means no hand."""
-        h, w = image_rgb.shape[:2]
-        hands = self.estimate(image_rgb, [np.array([0, 0, w, h], np.float32) / 1.0])
-        for _ in range(2):
-            hands = self.estimate(image_rgb, [hd.box for hd in hands])
-        return [hd for hd in hands if hd.score >= self.presence_threshold][:max_hands]
+        """Find hand (see find_hand.py): the whole image letterboxed, then re-crops around the keypoints
+        found until the crop settles; a hand score below the presence threshold means no hand."""
+        from .find_hand import find_hands
+
+        return find_hands(self, [image_rgb], max_hands)[0]
+
+    def predict_many(self, images_rgb: list[np.ndarray], boxes: list | None = None, max_hands: int = 1) -> list[list[Hand]]:
+        """Hands of several images, batched across them: with ``boxes`` (one box or None per image) the
+        given boxes are used, otherwise the hand finder runs."""
+        from .find_hand import find_hands
+
+        if boxes is None:
+            return find_hands(self, images_rgb, max_hands)
+        out: list[list[Hand] | None] = [None] * len(images_rgb)
+        jobs = [(i, np.asarray(b, np.float32)) for i, b in enumerate(boxes) if b is not None]
+        for (i, _), hand in zip(jobs, self.estimate_many([(images_rgb[i], b) for i, b in jobs])):
+            out[i] = [hand]
+        free = [i for i, o in enumerate(out) if o is None]
+        for i, hands in zip(free, find_hands(self, [images_rgb[i] for i in free], max_hands)):
+            out[i] = hands
+        return out
 
     def __call__(self, image, box=None, channels: str = "rgb", max_hands: int = 1) -> list[Hand]:
         rgb = to_rgb(image, channels)

@@ -1,0 +1,142 @@
+"""ONNX: export a model (dynamic batch and size), run it with ONNX Runtime, quantise it to int8.
+
+An exported file carries the model's info (input size, sigma, padding, ...) in its metadata, so an .onnx
+file alone is enough to build an estimator.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .errors import HandposeError
+from .io import atomic_write
+
+INPUT, OUTPUT = "image", "heatmaps"
+OPSET = 17
+META_KEY = "handpose"
+
+
+def onnx_bytes(model: torch.nn.Module, info: dict) -> bytes:
+    """The model as an ONNX graph with a dynamic batch and input size, its info in the metadata."""
+    import onnx
+
+    size = info["input_size"]
+    buf = io.BytesIO()
+    with warnings.catch_warnings():  # the TorchScript exporter announces its deprecation on every call
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            model.eval(), torch.zeros(1, 3, size, size), buf, input_names=[INPUT], output_names=[OUTPUT],
+            dynamic_axes={INPUT: {0: "batch", 2: "height", 3: "width"}, OUTPUT: {0: "batch", 2: "h", 3: "w"}},
+            opset_version=OPSET, dynamo=False,
+        )
+    proto = onnx.load_from_string(buf.getvalue())
+    _set_info(proto, info)
+    return proto.SerializeToString()
+
+
+def _set_info(proto, info: dict) -> None:
+    del proto.metadata_props[:]
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = META_KEY, json.dumps(info)
+
+
+def export_onnx(model: torch.nn.Module, info: dict, path: str | Path) -> None:
+    data = onnx_bytes(model, info)
+    atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
+
+
+def cached_onnx(weights: Path, model: torch.nn.Module, info: dict) -> Path | bytes:
+    """The ONNX export of a weights file, cached by content under ~/.cache/handpose (or in memory when the
+    cache cannot be written), so a run with backend="onnx" pays the export once."""
+    digest = hashlib.sha256()
+    for p in (weights, weights.with_suffix(".json")):
+        if p.is_file():
+            with open(p, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(block)
+    digest.update(f"{torch.__version__} {OPSET}".encode())
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "handpose" / "onnx"
+    path = cache / f"{digest.hexdigest()[:20]}.onnx"
+    if path.is_file():
+        return path
+    data = onnx_bytes(model, info)
+    try:
+        atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
+        return path
+    except OSError:
+        return data
+
+
+class OnnxBackend:
+    """An ONNX Runtime session on the CPU: all graph optimisations, ``threads`` intra-op threads, one
+    inter-op thread (the graph is a chain, parallel branches gain nothing)."""
+
+    def __init__(self, model: str | Path | bytes, threads: int | None = None):
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        opts.intra_op_num_threads = threads or 0  # 0: ONNX Runtime's choice (the physical cores)
+        opts.inter_op_num_threads = 1
+        source = model if isinstance(model, bytes) else str(model)
+        try:
+            self.session = ort.InferenceSession(source, opts, providers=["CPUExecutionProvider"])
+        except Exception as e:  # onnxruntime raises its own Fail/InvalidGraph types
+            name = "model" if isinstance(model, bytes) else str(model)
+            raise HandposeError(f"{name}: not a usable ONNX model ({str(e).splitlines()[0]})") from None
+        meta = self.session.get_modelmeta().custom_metadata_map
+        if META_KEY not in meta:
+            raise HandposeError(f"{model}: not a handpose ONNX export (no '{META_KEY}' metadata); "
+                                "make one with `handpose export --format onnx`")
+        self.info = json.loads(meta[META_KEY])
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        return self.session.run([OUTPUT], {INPUT: np.ascontiguousarray(batch, np.float32)})[0]
+
+
+def quantize_int8(fp32_path: str | Path, out_path: str | Path, calibration: np.ndarray) -> None:
+    """Static int8 quantisation (QDQ, per-channel weights, uint8 activations from min/max calibration on
+    ``calibration``, normalised crops (N, 3, S, S)). The info metadata is carried over."""
+    import logging
+
+    import onnx
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.items = iter([{INPUT: calibration[i : i + 1]} for i in range(len(calibration))])
+
+        def get_next(self):
+            return next(self.items, None)
+
+    info = OnnxBackend(fp32_path, threads=1).info
+    out_path = Path(out_path)
+
+    def write(tmp: str) -> None:
+        # Pre-processing (shape inference, graph optimisation) folds the deconvolutions' batch norms so
+        # that they are quantised with their convolution instead of left as float islands.
+        prepared = tmp + ".prep.onnx"
+        root = logging.getLogger()
+        level = root.level
+        root.setLevel(logging.ERROR)  # the quantiser logs advice on the root logger
+        try:
+            quant_pre_process(str(fp32_path), prepared)
+            quantize_static(prepared, tmp, Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+        finally:
+            root.setLevel(level)
+            Path(prepared).unlink(missing_ok=True)
+        proto = onnx.load(tmp)
+        _set_info(proto, info)
+        onnx.save(proto, tmp)
+
+    atomic_write(out_path, write)
