@@ -236,14 +236,7 @@ class Trainer:
         path = self.run_dir / "log.csv"
         rows = read_log(path)
         rows.append({k: row.get(k, "") for k in LOG_FIELDS})
-
-        def write(tmp: str) -> None:
-            with open(tmp, "w", newline="") as f:
-                w = csv.DictWriter(f, LOG_FIELDS)
-                w.writeheader()
-                w.writerows(rows)
-
-        atomic_write(path, write)
+        self._rewrite_log(path, rows)
         print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()), flush=True)
         if self.writer is not None:
             for k, v in row.items():
