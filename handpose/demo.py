@@ -16,7 +16,7 @@ import numpy as np
 from . import metrics
 from .datasets import load_freihand
 from .draw import image_grid
-from .inference import PoseEstimator
+from .inference import BACKENDS, PoseEstimator
 from .io import atomic_write_image, atomic_write_text
 from .predict import draw, predict_files
 
@@ -27,7 +27,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", default=str(MINI_EXAMPLE), help="FreiHAND-layout folder (default: the mini-example)")
     p.add_argument("--out", default="out/demo", help="output folder (default out/demo)")
     p.add_argument("--weights", default=None, help="model (default: the bundled one)")
-    p.add_argument("--backend", choices=["torch", "onnx"], default="onnx")
+    p.add_argument("--backend", choices=BACKENDS, default="onnx")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -52,9 +52,10 @@ def export_onnx(model: torch.nn.Module, info: dict, path: str | Path) -> None:
     atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
 
 
-def cached_onnx(weights: Path, model: torch.nn.Module, info: dict) -> Path | bytes:
+def cached_onnx(weights: Path, model: torch.nn.Module, info: dict, int8: bool = False) -> Path | bytes:
     """The ONNX export of a weights file, cached by content under ~/.cache/handpose (or in memory when the
-    cache cannot be written), so a run with backend="onnx" pays the export once."""
+    cache cannot be written), so a run with backend="onnx" pays the export once. ``int8``: the static int8
+    quantisation of that export, calibrated on the mini-example (backend="onnx-int8"), cached likewise."""
     digest = hashlib.sha256()
     for p in (weights, weights.with_suffix(".json")):
         if p.is_file():
@@ -64,6 +65,8 @@ def cached_onnx(weights: Path, model: torch.nn.Module, info: dict) -> Path | byt
     digest.update(f"{torch.__version__} {OPSET}".encode())
     cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "handpose" / "onnx"
     path = cache / f"{digest.hexdigest()[:20]}.onnx"
+    if int8:
+        return _cached_int8(path, weights, model, info)
     if path.is_file():
         return path
     data = onnx_bytes(model, info)
@@ -72,6 +75,26 @@ def cached_onnx(weights: Path, model: torch.nn.Module, info: dict) -> Path | byt
         return path
     except OSError:
         return data
+
+
+def _cached_int8(fp32_path: Path, weights: Path, model: torch.nn.Module, info: dict) -> Path:
+    int8_path = fp32_path.with_name(fp32_path.stem + "-int8.onnx")
+    if int8_path.is_file():
+        return int8_path
+    from .export import MINI_EXAMPLE, calibration_crops
+
+    if not MINI_EXAMPLE.is_dir():
+        raise HandposeError(f"backend onnx-int8 calibrates on {MINI_EXAMPLE}, which is not here: make the int8 "
+                            f"file with `handpose export --format onnx OUT.onnx --int8 --calibration DIR` and pass it as --weights")
+    fp32 = cached_onnx(weights, model, info)
+    try:
+        if isinstance(fp32, bytes):  # no writable cache: quantise through a temporary folder
+            raise OSError("cache not writable")
+        quantize_int8(fp32, int8_path, calibration_crops(MINI_EXAMPLE, info))
+    except OSError as e:
+        raise HandposeError(f"backend onnx-int8: cannot write {int8_path} ({e}); export an int8 file with "
+                            "`handpose export --int8` and pass it as --weights") from None
+    return int8_path
 
 
 class OnnxBackend:

@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from .draw import draw_hand
 from .errors import HandposeError
-from .inference import Hand, PoseEstimator, to_rgb
+from .inference import BACKENDS, Hand, PoseEstimator, to_rgb
 from .io import atomic_write_image, atomic_write_text
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
@@ -30,7 +30,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", metavar="OUT.json", help="write the keypoints of every image to this file")
     p.add_argument("--out", metavar="DIR", help="write each image with its hand drawn into this folder")
     p.add_argument("--weights", default=None, help="model: .safetensors, .pt or .onnx (default: the bundled one)")
-    p.add_argument("--backend", choices=["torch", "onnx"], default="onnx",
+    p.add_argument("--backend", choices=BACKENDS, default="onnx",
                    help="inference engine (default onnx: ONNX Runtime; an .onnx --weights always uses it)")
     p.add_argument("--box", metavar="X,Y,W,H", help="the hand's box in every image (skips hand finding)")
     p.add_argument("--flip-test", action="store_true", help="average with the mirrored image (slower, a little more accurate)")

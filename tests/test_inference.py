@@ -158,4 +158,21 @@ def test_finder_agrees_with_the_tight_crop_on_mini_example():
     assert sum(bool(h) for h in found) >= 0.75 * len(recs)
     errs = [np.linalg.norm(f[0].keypoints - t[0].keypoints, axis=1).mean() / max(r.box[2:])
             for f, t, r in zip(found, tight, recs) if f]
-    assert np.median(errs) < 0.1  # a tenth of the hand's size
+    # The bundled model is weak off its training people (bench/find_hand.py: 0.27 of the hand's size on
+    # hgc_dev), so the finder's own crop moves its keypoints; a finder that lost the hand would be ~1.
+    assert np.median(errs) < 0.25
+
+
+@need_trained
+def test_int8_backend_agrees_with_pytorch(tmp_path, monkeypatch):
+    # A fresh cache: the int8 file is made here (export, then calibration on the mini-example).
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    recs = load_freihand(MINI, "training", box="keypoints", padding=1.0, versions=1)
+    images, boxes = [read_rgb(r.image) for r in recs], [r.box for r in recs]
+    fp32 = PoseEstimator(TRAINED, backend="torch").predict_many(images, boxes)
+    int8 = PoseEstimator(TRAINED, backend="onnx-int8", threads=1)
+    assert list((tmp_path / "handpose" / "onnx").glob("*-int8.onnx"))
+    diffs = [np.linalg.norm(a[0].keypoints - b[0].keypoints, axis=1) / max(r.box[2:])
+             for a, b, r in zip(fp32, int8.predict_many(images, boxes), recs)]
+    # Quantisation may move a low-confidence joint to another peak; most joints stay within 2% of the hand.
+    assert np.median(np.concatenate(diffs)) < 0.02
