@@ -102,8 +102,8 @@ def main() -> int:
         size = engines["pytorch fp32"].info["input_size"]
         crops = [engines["pytorch fp32"].crop(im, r.box)[0][None] for im, r in zip(images[:32], records[:32])]
         print(f"model input {size}x{size}; {args.threads} threads; {len(crops)} crops from {root.name} cycled, "
-              f"batch 1, median of {args.runs} runs after {args.warmup} warm-up runs. The machine is shared with "
-              "a training run, so absolute figures are noisy; compare rows of one run.")
+              f"batch 1, median of {args.runs} runs after {args.warmup} warm-up runs. Other work on "
+              "the machine makes absolute figures noisy; compare rows of one run.")
         print()
         print("| engine | ms / hand crop (median) | p90 |")
         print("|---|---|---|")
