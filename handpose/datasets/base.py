@@ -35,6 +35,19 @@ def read_rgb(path: Path | str) -> np.ndarray:
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
+def read_json(path: Path, what: str = "file"):
+    """A JSON file's content, with errors that name the file: missing, or not valid JSON."""
+    import json
+
+    if not path.is_file():
+        raise DatasetError(f"{path}: {what} not found")
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise DatasetError(f"{path}: malformed JSON ({e})") from None
+
+
 def check_images_exist(records: list[HandRecord], source: str) -> None:
     """Fail before training starts, naming the first missing image and its entry."""
     for i, r in enumerate(records):

@@ -1,26 +1,19 @@
 """COCO keypoints JSON: one record per hand annotation, cropped from its ``bbox``."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import DatasetError
-from .base import HandRecord
+from .base import HandRecord, read_json
 
 
 def load_coco(annotations: str | Path, image_root: str | Path | None = None) -> list[HandRecord]:
     """Records of a COCO keypoints file. Images are looked up under ``image_root`` (default: the JSON's folder)."""
     path = Path(annotations)
     root = Path(image_root) if image_root is not None else path.parent
-    if not path.is_file():
-        raise DatasetError(f"{path}: annotation file not found")
-    try:
-        with open(path) as f:
-            data = json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise DatasetError(f"{path}: malformed JSON ({e})") from None
+    data = read_json(path, "annotation file")
     if not isinstance(data, dict) or "images" not in data or "annotations" not in data:
         raise DatasetError(f"{path}: not a COCO keypoints file (needs 'images' and 'annotations')")
     images = {}

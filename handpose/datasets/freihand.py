@@ -5,26 +5,19 @@ The training split stores each pose in four versions (green screen, background s
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import DatasetError
 from ..transforms import keypoints_box
-from .base import HandRecord
+from .base import HandRecord, read_json
 
 SPLITS = ("training", "evaluation")
 
 
 def _load_json(path: Path) -> list:
-    if not path.is_file():
-        raise DatasetError(f"{path}: file not found")
-    try:
-        with open(path) as f:
-            data = json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise DatasetError(f"{path}: malformed JSON ({e})") from None
+    data = read_json(path)
     if not isinstance(data, list):
         raise DatasetError(f"{path}: expected a JSON list, got {type(data).__name__}")
     return data
