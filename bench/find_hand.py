@@ -43,11 +43,12 @@ def paste(rng, image: np.ndarray, frame_size: tuple[int, int], scale: tuple[floa
 
 
 VARIANTS = {
-    "whole image only": FinderSettings(max_refine=0, search=False),
-    "whole + 1 re-crop": FinderSettings(max_refine=1, search=False),
-    "whole + re-crops (settle)": FinderSettings(search=False),
-    "whole + re-crops + search": FinderSettings(),
-    "old: padded whole + 2 re-crops": FinderSettings(whole_padding=1.25, settle_iou=1.01, search=False),
+    "whole image only": FinderSettings(max_refine=0, search=False, size=None),
+    "whole + 1 re-crop": FinderSettings(max_refine=1, search=False, size=None),
+    "whole + re-crops (settle)": FinderSettings(search=False, size=None),
+    "whole + re-crops + search": FinderSettings(size=None),
+    "same, first pass at 160 px (default)": FinderSettings(),
+    "old: padded whole + 2 re-crops": FinderSettings(whole_padding=1.25, settle_iou=1.01, search=False, size=None),
 }
 
 

@@ -27,7 +27,9 @@ class FinderSettings:
     max_refine: int = 2  # re-crops around the keypoints after the first pass
     settle_iou: float = 0.8  # a re-crop whose square overlaps the last one this much changes nothing
     search: bool = True  # window search for images where no hand was found
-    size: int | None = None  # network input side for the whole-image and search passes (None: the model's)
+    # Network input side of the whole-image and search passes (None: the model's). They only locate the hand,
+    # and at 160 px they cost half a 224 px pass; on hgc_dev this was also more accurate (bench/find_hand.py).
+    size: int | None = 160
 
 
 def _square(box, padding: float) -> np.ndarray:

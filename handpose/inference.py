@@ -98,10 +98,10 @@ class PoseEstimator:
     training checkpoint or an .onnx export. ``backend``: "torch" or "onnx" (ONNX Runtime; an .onnx file
     always uses it). ``flip_test`` averages with the mirrored crop's heatmaps. ``threads``: intra-op threads
     (None: the backend's default). ``presence_threshold``: the hand score under which ``find_hands``
-    reports no hand."""
+    reports no hand. ``finder``: the hand finder's settings (find_hand.FinderSettings; None: its defaults)."""
 
     def __init__(self, weights: str | Path | None = None, backend: str = "torch", flip_test: bool = False,
-                 presence_threshold: float = 0.2, threads: int | None = None):
+                 presence_threshold: float = 0.2, threads: int | None = None, finder=None):
         self.backend, self.info = make_backend(weights, backend, threads)
         self.backend_name = backend if backend != "torch" or Path(str(weights)).suffix != ".onnx" else "onnx"
         self.weights = str(weights) if weights is not None else str(DEFAULT_WEIGHTS)
@@ -110,6 +110,7 @@ class PoseEstimator:
         self.padding = self.info["padding"]
         self.flip_test = flip_test
         self.presence_threshold = presence_threshold
+        self.finder = finder
 
     # -- stages --------------------------------------------------------------------------------------
     def crop(self, image_rgb: np.ndarray, box, padding: float | None = None,
@@ -152,7 +153,7 @@ class PoseEstimator:
         found until the crop settles; a hand score below the presence threshold means no hand."""
         from .find_hand import find_hands
 
-        return find_hands(self, [image_rgb], max_hands)[0]
+        return find_hands(self, [image_rgb], max_hands, self.finder)[0]
 
     def predict_many(self, images_rgb: list[np.ndarray], boxes: list | None = None, max_hands: int = 1) -> list[list[Hand]]:
         """Hands of several images, batched across them: with ``boxes`` (one box or None per image) the
@@ -160,13 +161,13 @@ class PoseEstimator:
         from .find_hand import find_hands
 
         if boxes is None:
-            return find_hands(self, images_rgb, max_hands)
+            return find_hands(self, images_rgb, max_hands, self.finder)
         out: list[list[Hand] | None] = [None] * len(images_rgb)
         jobs = [(i, np.asarray(b, np.float32)) for i, b in enumerate(boxes) if b is not None]
         for (i, _), hand in zip(jobs, self.estimate_many([(images_rgb[i], b) for i, b in jobs])):
             out[i] = [hand]
         free = [i for i, o in enumerate(out) if o is None]
-        for i, hands in zip(free, find_hands(self, [images_rgb[i] for i in free], max_hands)):
+        for i, hands in zip(free, find_hands(self, [images_rgb[i] for i in free], max_hands, self.finder)):
             out[i] = hands
         return out
 
