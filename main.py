@@ -11,8 +11,7 @@ def main() -> int:
     args, rest = parser.parse_known_args()
     if args.run == "train":
         return cli(["train", "--config", "configs/mini_example.yaml", *rest])
-    # int8 ONNX Runtime: the fastest backend on a CPU (options given on the command line come later and win).
-    return cli(["live", "--source", "0", "--backend", "onnx-int8", *rest])
+    return cli(["live", "--source", "0", *rest])
 
 
 if __name__ == "__main__":
