@@ -12,19 +12,14 @@ from handpose.codec import HeatmapCodec
 from handpose.datasets import HandDataset, load_freihand
 from handpose.evaluate import predict_dataset
 from handpose.model import build_model
-from handpose.weights import DEFAULT_WEIGHTS, save_release
+from handpose.weights import DEFAULT_WEIGHTS
 
-from .conftest import HGC, need
+from .conftest import HGC, need, untrained_release
 
 
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory) -> Path:
-    """An untrained model released as a user would get it (its predictions are poor but real)."""
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("w") / "m.safetensors"
-    info = dict(arch="resnet18", num_joints=21, input_size=128, sigma=2.0, padding=1.25, metrics={})
-    save_release(build_model("resnet18"), info, path)
-    return path
+    return untrained_release(tmp_path_factory.mktemp("w") / "m.safetensors")
 
 
 def freihand_truth(root: Path, split: str) -> np.ndarray:

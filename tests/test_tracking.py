@@ -1,23 +1,17 @@
 import numpy as np
 import pytest
-import torch
 
 from handpose.datasets import load_freihand, read_rgb
 from handpose.inference import PoseEstimator
-from handpose.model import build_model
 from handpose.tracking import HandTracker
 from handpose.video import mini_example_video
-from handpose.weights import DEFAULT_WEIGHTS, save_release
-from tests.conftest import MINI
+from handpose.weights import DEFAULT_WEIGHTS
+from tests.conftest import MINI, untrained_release
 
 
 @pytest.fixture(scope="module")
 def random_estimator(tmp_path_factory) -> PoseEstimator:
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("model") / "m.safetensors"
-    info = dict(arch="resnet18", num_joints=21, input_size=128, sigma=2.0, padding=1.25, metrics={})
-    save_release(build_model("resnet18"), info, path)
-    return PoseEstimator(path)
+    return PoseEstimator(untrained_release(tmp_path_factory.mktemp("model") / "m.safetensors"))
 
 
 @pytest.fixture(scope="module")
