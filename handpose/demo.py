@@ -14,13 +14,12 @@ from pathlib import Path
 import numpy as np
 
 from . import metrics
-from .datasets import load_freihand
+from .datasets import MINI_EXAMPLE, load_freihand
 from .draw import image_grid
 from .inference import BACKENDS, PoseEstimator
 from .io import atomic_write_image, atomic_write_text
 from .predict import draw, predict_files
 
-MINI_EXAMPLE = Path(__file__).resolve().parent.parent / "data" / "datasets" / "mini-example"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .datasets import MINI_EXAMPLE
 from .errors import HandposeError
 from .io import atomic_write
 from .weights import load_model, save_release
 
-MINI_EXAMPLE = Path(__file__).resolve().parent.parent / "data" / "datasets" / "mini-example"
 PARITY_PX = 0.5  # largest keypoint difference (input pixels) allowed between PyTorch and the fp32 export
 
 

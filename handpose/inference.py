@@ -7,11 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
 from .codec import HeatmapCodec
+from .datasets import read_rgb
 from .errors import HandposeError
 from .transforms import apply_affine, box_to_center_size, crop_affine, invert_affine, keypoints_box, normalize, warp
 from .weights import DEFAULT_WEIGHTS, load_model
@@ -40,13 +40,7 @@ def to_rgb(image, channels: str = "rgb") -> np.ndarray:
     if channels not in ("rgb", "bgr"):
         raise HandposeError(f"channels must be 'rgb' or 'bgr', got {channels!r}")
     if isinstance(image, (str, Path)):
-        data = np.fromfile(str(image), np.uint8) if Path(image).is_file() else None
-        if data is None:
-            raise HandposeError(f"{image}: file not found")
-        bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-        if bgr is None:
-            raise HandposeError(f"{image}: not a readable image")
-        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        return read_rgb(image)
     if hasattr(image, "convert") and hasattr(image, "size"):  # PIL
         return np.asarray(image.convert("RGB"))
     arr = np.asarray(image)

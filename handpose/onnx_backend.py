@@ -81,7 +81,8 @@ def _cached_int8(fp32_path: Path, weights: Path, model: torch.nn.Module, info: d
     int8_path = fp32_path.with_name(fp32_path.stem + "-int8.onnx")
     if int8_path.is_file():
         return int8_path
-    from .export import MINI_EXAMPLE, calibration_crops
+    from .datasets import MINI_EXAMPLE
+    from .export import calibration_crops
 
     if not MINI_EXAMPLE.is_dir():
         raise HandposeError(f"backend onnx-int8 calibrates on {MINI_EXAMPLE}, which is not here: make the int8 "

@@ -28,6 +28,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .backgrounds import random_background
+from .datasets import MINI_EXAMPLE
 from .errors import HandposeError
 from .io import atomic_write, atomic_write_json
 from .transforms import apply_affine
@@ -192,7 +193,7 @@ def mini_example_video(out: str | Path, index: int = 0, **kwargs) -> LabelledVid
     """``still_video`` of one image of the bundled mini-example set."""
     from .datasets import load_freihand, read_rgb
 
-    root = Path(__file__).resolve().parent.parent / "data" / "datasets" / "mini-example"
+    root = MINI_EXAMPLE
     records = load_freihand(root, "training", versions=1)
     r = records[index % len(records)]
     return still_video(read_rgb(r.image), r.keypoints, out, **kwargs)

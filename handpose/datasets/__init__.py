@@ -1,9 +1,9 @@
 """Dataset formats -> hand records -> HandDataset."""
-from .base import HandDataset, HandRecord, read_rgb
+from .base import MINI_EXAMPLE, HandDataset, HandRecord, read_rgb
 from .coco import load_coco
 from .freihand import load_freihand, split_by_pose
 
-__all__ = ["HandDataset", "HandRecord", "read_rgb", "load_coco", "load_freihand", "split_by_pose", "load_records"]
+__all__ = ["MINI_EXAMPLE", "HandDataset", "HandRecord", "read_rgb", "load_coco", "load_freihand", "split_by_pose", "load_records"]
 
 
 def load_records(spec: dict) -> list[HandRecord]:

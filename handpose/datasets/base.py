@@ -24,12 +24,16 @@ class HandRecord:
     extra: dict = field(default_factory=dict)  # format-specific fields (subject, sequence, ...)
 
 
+# The FreiHAND-layout sample set shipped with the repository (tests, demo, int8 calibration, test videos).
+MINI_EXAMPLE = Path(__file__).resolve().parents[2] / "data" / "datasets" / "mini-example"
+
+
 def read_rgb(path: Path | str) -> np.ndarray:
     """Read an image file as uint8 RGB, with an error naming the file if it cannot be read."""
     data = np.fromfile(str(path), np.uint8) if Path(path).is_file() else None
     if data is None:
-        raise DatasetError(f"{path}: image file not found")
-    img = cv2.imdecode(data, cv2.IMREAD_COLOR)
+        raise DatasetError(f"{path}: file not found")
+    img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None  # imdecode asserts on an empty file
     if img is None:
         raise DatasetError(f"{path}: not a readable image")
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
