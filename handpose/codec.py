@@ -19,6 +19,13 @@ class HeatmapCodec:
     sigma: float = 2.0  # Gaussian sigma in heatmap pixels
     blur_kernel: int = 7  # DARK modulation kernel (odd); 11 (MMPose) bends peaks within 5 px of the edge
 
+    @classmethod
+    def for_model(cls, info: dict) -> "HeatmapCodec":
+        """The codec of a model described by ``info`` (``weights.model_info``): square input, heatmaps at the
+        head's stride (32 / 2 ** num_deconv: 4 for the article's three deconvolutions)."""
+        size, stride = info["input_size"], 32 // 2 ** info.get("num_deconv", 3)
+        return cls((size, size), (size // stride, size // stride), info["sigma"])
+
     @property
     def stride(self) -> np.ndarray:
         return np.array(self.input_size, np.float32) / np.array(self.heatmap_size, np.float32)

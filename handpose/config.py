@@ -11,20 +11,29 @@ from .errors import HandposeError
 DEFAULTS: dict = {
     "name": "run",
     "output": "runs",
-    "model": {"arch": "resnet18", "num_joints": 21},
+    "model": {"arch": "resnet18", "num_joints": 21,
+              "head_width": 256,  # filters of each deconvolution (the article: 256)
+              "num_deconv": 3},  # deconvolutions; heatmaps at stride 32 / 2 ** num_deconv (3: stride 4)
     "data": {
         "input_size": 224,  # square network input; heatmaps are input_size / 4
         "sigma": 2.0,
         "padding": 1.25,  # crop side = longer box side x padding
-        "train": [],  # list of sources, e.g. {format: coco, annotations: ..., images: ...}
-        "val": [],  # empty: split val_fraction of the training poses off instead
+        # Sources, e.g. {format: coco, annotations: ..., images: ..., name: teacher, weight: 1.0, cap: 0}:
+        # each epoch draws weight x its size samples from a source (at most cap when cap > 0).
+        "train": [],
+        "val": [],  # model selection; empty: split val_fraction of the training poses off instead
         "val_fraction": 0.1,
+        "report": [],  # further validation sets, each with a name, reported every epoch but not used to select
+        "hand_free": [],  # frames files, e.g. {frames: .../frames.json, exclude_sources: [..]}: real negatives
+        "hand_free_val": [],  # the same, never trained on: the false-hand rate is reported every epoch
+        "hand_free_val_crops": 300,
     },
     "augment": {
         "rotation": 180.0, "scale": [0.75, 1.25], "shift": 0.1, "flip": 0.5, "color": 0.3, "hue": 10.0,
         "blur": 0.2, "noise": 0.2, "occlusion": 0.3,
         "background": 0.0,  # probability of pasting the hand (skeleton mask) onto a synthetic background
         "negatives": 0.0,  # share of extra crops without a hand (all-zero targets): teaches a presence score
+        "real_negatives": 0.8,  # share of those cut from data.hand_free's photos (the rest: synthetic clutter)
     },
     "train": {
         "epochs": 10, "batch_size": 32, "lr": 1e-3, "weight_decay": 0.0, "warmup_epochs": 1.0,
@@ -34,6 +43,10 @@ DEFAULTS: dict = {
         "init_weights": None,  # a checkpoint to start from (e.g. a lower-resolution stage)
         "backbone_weights": None,  # a torchvision ImageNet checkpoint file for the encoder
         "max_steps_per_epoch": 0,  # 0: the whole epoch (a cap is for smoke runs)
+        "optimizer": "adam",  # or "adamw"
+        "channels_last": True,  # NHWC activations: faster convolutions on CPU (oneDNN)
+        "cpu_bf16": False,  # bfloat16 autocast on CPU: only CPUs with AVX512-BF16/AMX gain (see bench/train_speed.py)
+        "presence_threshold": 0.2,  # a crop whose mean peak height passes this counts as a hand
     },
 }
 
@@ -125,12 +138,15 @@ def _check_types(cfg: dict, defaults: dict, where: str = "") -> None:
 
 def validate(cfg: dict) -> None:
     """Types as the defaults', then the values training would otherwise trip over late (or silently)."""
-    from .model import RESNET_SPECS
+    from .model import ENCODERS
 
     _check_types(cfg, DEFAULTS)
     d, t, a = cfg["data"], cfg["train"], cfg["augment"]
     checks = [
-        (cfg["model"]["arch"] in RESNET_SPECS, "model.arch", f"one of {', '.join(RESNET_SPECS)}"),
+        (cfg["model"]["arch"] in ENCODERS, "model.arch", f"one of {', '.join(ENCODERS)}"),
+        (cfg["model"]["head_width"] >= 1, "model.head_width", "at least 1"),
+        (1 <= cfg["model"]["num_deconv"] <= 4, "model.num_deconv", "1 to 4"),
+        (t["optimizer"] in ("adam", "adamw"), "train.optimizer", "'adam' or 'adamw'"),
         (d["input_size"] > 0 and d["input_size"] % 32 == 0, "data.input_size",
          "a positive multiple of 32 (the encoder's stride; heatmaps are a quarter of it)"),
         (d["sigma"] > 0, "data.sigma", "positive"),
@@ -152,8 +168,19 @@ def validate(cfg: dict) -> None:
             for part in name.split("."):
                 node = node[part]
             raise HandposeError(f"config field {name!r} must be {what}, got {node!r}")
-    for part in ("train", "val"):
+    for part in ("train", "val", "report"):
         for i, spec in enumerate(d[part]):
             if not isinstance(spec, dict) or "format" not in spec:
                 raise HandposeError(f"config: data.{part}[{i}] must be a mapping with a 'format' (freihand or coco), "
                                     f"got {spec!r}")
+            if part == "report" and "name" not in spec:
+                raise HandposeError(f"config: data.report[{i}] needs a 'name' (its metrics are logged as NAME_AUC ...)")
+            for key, low in (("weight", 0.0), ("cap", 0)):
+                if key in spec and (not isinstance(spec[key], (int, float)) or isinstance(spec[key], bool)
+                                    or spec[key] < low or (key == "weight" and spec[key] == 0)):
+                    raise HandposeError(f"config: data.{part}[{i}].{key} must be a {'positive' if key == 'weight' else 'non-negative'} "
+                                        f"number, got {spec[key]!r}")
+    for part in ("hand_free", "hand_free_val"):
+        for i, spec in enumerate(d[part]):
+            if not isinstance(spec, dict) or "frames" not in spec:
+                raise HandposeError(f"config: data.{part}[{i}] must be a mapping with 'frames' (a frames.json), got {spec!r}")

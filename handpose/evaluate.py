@@ -16,7 +16,9 @@ from tqdm import tqdm
 from . import metrics
 from .codec import HeatmapCodec
 from .datasets import HandDataset, HandRecord, load_coco, load_freihand, read_rgb
+from .checkpoint import resolve_device
 from .errors import HandposeError
+from .weights import DEFAULT_WEIGHTS, load_model
 from .skeleton import BONES, FINGERS, JOINT_NAMES
 from .transforms import apply_affine, box_to_center_size, crop_affine, invert_affine, keypoints_box, warp
 
@@ -43,6 +45,29 @@ def predict_dataset(model: torch.nn.Module, dataset: HandDataset, device: torch.
             preds.append(apply_affine(k, invert_affine(affine)))
         scores.append(sc)
     return np.stack(preds), np.concatenate(scores)
+
+
+@torch.no_grad()
+def false_hand_rate(model: torch.nn.Module, hand_free, codec: HeatmapCodec, crops: int = 300,
+                    threshold: float = 0.2, device: torch.device | str = "cpu", batch_size: int = 32) -> float:
+    """Share of hand-free crops (the same ``crops`` squares of ``hand_free``'s photos every time) whose hand
+    score, the mean of the 21 heatmap peaks as the estimator computes it, reaches ``threshold``."""
+    from .datasets.base import hand_free_crop
+    from .transforms import normalize
+
+    model.eval()
+    images = []
+    for i in range(crops):
+        crop = hand_free_crop(hand_free, i, np.random.default_rng([7919, i]), codec.input_size)
+        if crop is not None:
+            images.append(normalize(crop))
+    if not images:
+        raise HandposeError("hand-free validation: no photo had room clear of its hands")
+    hits = 0
+    for start in range(0, len(images), batch_size):
+        heatmaps = model(torch.from_numpy(np.stack(images[start:start + batch_size])).to(device)).float().cpu().numpy()
+        hits += int((codec.decode(heatmaps, refine="none")[1].mean(axis=1) >= threshold).sum())
+    return hits / len(images)
 
 
 def ground_truth(dataset: HandDataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -106,13 +131,11 @@ def load_eval_records(data: str | Path, split: str | None = None, box: str | Non
 
 
 def run(args: argparse.Namespace) -> int:
-    from .train import resolve_device  # train imports this module: import at call time
-    from .weights import DEFAULT_WEIGHTS, load_model
 
     model, info = load_model(args.weights)
     records, split = load_eval_records(args.data, args.split, args.box)
     size = info["input_size"]
-    codec = HeatmapCodec((size, size), (size // 4, size // 4), info["sigma"])
+    codec = HeatmapCodec.for_model(info)
     dataset = HandDataset(records, codec, None, info["padding"])
     device = resolve_device(args.device, 0)
     model.to(device)

@@ -62,8 +62,7 @@ def keypoint_distances(info: dict, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Distances (input pixels) between the keypoints decoded from two heatmap batches."""
     from .codec import HeatmapCodec
 
-    s = info["input_size"]
-    codec = HeatmapCodec((s, s), (s // 4, s // 4), info["sigma"])
+    codec = HeatmapCodec.for_model(info)
     return np.linalg.norm(codec.decode(a)[0] - codec.decode(b)[0], axis=-1)
 
 

@@ -100,7 +100,7 @@ class PoseEstimator:
         self.backend_name = backend if backend != "torch" or Path(str(weights)).suffix != ".onnx" else "onnx"
         self.weights = str(weights) if weights is not None else str(DEFAULT_WEIGHTS)
         size = self.info["input_size"]
-        self.codec = HeatmapCodec((size, size), (size // 4, size // 4), self.info["sigma"])
+        self.codec = HeatmapCodec.for_model(self.info)
         self.padding = self.info["padding"]
         self.flip_test = flip_test
         self.presence_threshold = presence_threshold

@@ -1,7 +1,8 @@
-"""Simple Baselines (Xiao et al., ECCV 2018): a ResNet encoder and three deconvolutions to heatmaps.
+"""Simple Baselines (Xiao et al., ECCV 2018): an encoder and three deconvolutions to heatmaps.
 
-The ResNet parameter names match torchvision's ``resnetNN`` so an ImageNet checkpoint file loads into
-``model.backbone`` with ``load_state_dict(strict=False)`` (its ``fc.*`` keys are the only ones left over).
+Encoders: ResNet-18/34/50/101/152 and MobileNetV2, with torchvision's parameter names, so an ImageNet
+checkpoint file loads into ``model.backbone`` with ``load_state_dict(strict=False)`` (its classifier keys,
+``fc.*`` or ``classifier.*``, are the only ones left over).
 """
 from __future__ import annotations
 
@@ -95,26 +96,83 @@ class ResNet(nn.Module):
         return self.layer4(self.layer3(self.layer2(self.layer1(x))))
 
 
-class PoseResNet(nn.Module):
-    """ResNet encoder + 3 x (ConvTranspose2d 4x4 stride 2, BN, ReLU) + 1x1 conv: stride-4 heatmaps."""
+def conv_bn_relu6(cin: int, cout: int, kernel: int = 3, stride: int = 1, groups: int = 1) -> nn.Sequential:
+    """torchvision's Conv2dNormActivation as MobileNetV2 uses it: keys ``0`` (conv) and ``1`` (BN)."""
+    return nn.Sequential(nn.Conv2d(cin, cout, kernel, stride, (kernel - 1) // 2, groups=groups, bias=False),
+                         nn.BatchNorm2d(cout), nn.ReLU6(inplace=True))
 
-    def __init__(self, arch: str = "resnet18", num_joints: int = 21, deconv_filters: int = 256):
+
+class InvertedResidual(nn.Module):
+    def __init__(self, cin: int, cout: int, stride: int, expand: int):
         super().__init__()
-        if arch not in RESNET_SPECS:
-            raise ValueError(f"unknown arch {arch!r}; choose one of {', '.join(RESNET_SPECS)}")
+        hidden = cin * expand
+        self.use_res_connect = stride == 1 and cin == cout
+        layers = [conv_bn_relu6(cin, hidden, 1)] if expand != 1 else []
+        layers += [conv_bn_relu6(hidden, hidden, 3, stride, groups=hidden),
+                   nn.Conv2d(hidden, cout, 1, bias=False), nn.BatchNorm2d(cout)]
+        self.conv = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv(x) if self.use_res_connect else self.conv(x)
+
+
+# (expansion t, channels c, repeats n, first stride s), as in the MobileNetV2 paper and torchvision.
+MOBILENET_V2_SETTINGS = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1),
+                         (6, 160, 3, 2), (6, 320, 1, 1)]
+
+
+class MobileNetV2(nn.Module):
+    """torchvision's ``mobilenet_v2`` ``features`` (width 1.0) without its classifier: 1280 channels at stride 32."""
+
+    def __init__(self):
+        super().__init__()
+        layers: list[nn.Module] = [conv_bn_relu6(3, 32, stride=2)]
+        cin = 32
+        for t, c, n, s in MOBILENET_V2_SETTINGS:
+            for i in range(n):
+                layers.append(InvertedResidual(cin, c, s if i == 0 else 1, t))
+                cin = c
+        layers.append(conv_bn_relu6(cin, 1280, 1))
+        self.features = nn.Sequential(*layers)
+        self.out_channels = 1280
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out")
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)
+
+
+ENCODERS = [*RESNET_SPECS, "mobilenetv2"]
+
+
+class SimpleBaseline(nn.Module):
+    """Encoder + ``num_deconv`` x (ConvTranspose2d 4x4 stride 2, BN, ReLU) + 1x1 conv to heatmaps.
+
+    The article's model: a ResNet, 3 deconvolutions of 256 filters, so heatmaps at stride 4.
+    """
+
+    def __init__(self, arch: str = "resnet18", num_joints: int = 21, head_width: int = 256, num_deconv: int = 3):
+        super().__init__()
+        if arch not in ENCODERS:
+            raise ValueError(f"unknown arch {arch!r}; choose one of {', '.join(ENCODERS)}")
         self.arch = arch
-        self.backbone = ResNet(*RESNET_SPECS[arch])
+        self.backbone = MobileNetV2() if arch == "mobilenetv2" else ResNet(*RESNET_SPECS[arch])
+        self.stride = 32 // 2 ** num_deconv
         layers: list[nn.Module] = []
         cin = self.backbone.out_channels
-        for _ in range(3):
+        for _ in range(num_deconv):
             layers += [
-                nn.ConvTranspose2d(cin, deconv_filters, 4, stride=2, padding=1, output_padding=0, bias=False),
-                nn.BatchNorm2d(deconv_filters),
+                nn.ConvTranspose2d(cin, head_width, 4, stride=2, padding=1, output_padding=0, bias=False),
+                nn.BatchNorm2d(head_width),
                 nn.ReLU(inplace=True),
             ]
-            cin = deconv_filters
+            cin = head_width
         self.deconv_layers = nn.Sequential(*layers)
-        self.final_layer = nn.Conv2d(deconv_filters, num_joints, 1)
+        self.final_layer = nn.Conv2d(cin, num_joints, 1)
         # As the official code: small random head weights so the first heatmaps are near zero.
         for m in self.deconv_layers.modules():
             if isinstance(m, nn.ConvTranspose2d):
@@ -129,12 +187,16 @@ class PoseResNet(nn.Module):
         return self.final_layer(self.deconv_layers(self.backbone(x)))
 
 
-def build_model(arch: str = "resnet18", num_joints: int = 21) -> PoseResNet:
-    return PoseResNet(arch, num_joints)
+PoseResNet = SimpleBaseline  # the article's name for the ResNet variant
 
 
-def load_backbone_weights(model: PoseResNet, path: str) -> list[str]:
-    """Load a torchvision ImageNet checkpoint file into the encoder; returns the keys it did not use."""
+def build_model(arch: str = "resnet18", num_joints: int = 21, head_width: int = 256, num_deconv: int = 3) -> SimpleBaseline:
+    return SimpleBaseline(arch, num_joints, head_width, num_deconv)
+
+
+def load_backbone_weights(model: SimpleBaseline, path: str) -> tuple[int, list[str]]:
+    """Load a torchvision ImageNet checkpoint file into the encoder; returns how many tensors were loaded
+    and the keys it did not use (the classifier's)."""
     from .errors import HandposeError
 
     try:
@@ -156,4 +218,4 @@ def load_backbone_weights(model: PoseResNet, path: str) -> list[str]:
             f"{path}: does not fit {model.arch}: {len(result.missing_keys)} encoder weights missing "
             f"(first: {result.missing_keys[0]})"
         )
-    return list(result.unexpected_keys)
+    return len(model.backbone.state_dict()), list(result.unexpected_keys)

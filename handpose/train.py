@@ -17,20 +17,22 @@ import numpy as np
 import torch
 import torch.distributed as dist
 import yaml
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from .checkpoint import load_checkpoint, resolve_device, save_checkpoint
 from .codec import HeatmapCodec
 from .config import load_config
-from .datasets import HandDataset, load_records, split_by_pose
+from .datasets import HandDataset, HandFreeCrops, load_records, split_by_pose
 from .datasets.base import check_images_exist
 from .errors import DatasetError, HandposeError
-from .evaluate import evaluate_dataset
+from .evaluate import evaluate_dataset, false_hand_rate
 from .io import atomic_write, atomic_write_text
 from .model import build_model, load_backbone_weights
 from .transforms import Augment
 
 LOG_FIELDS = ["epoch", "lr", "train_loss", "PCK@0.2", "AUC", "EPE", "AUC_norm", "seconds"]
+__all__ = ["Trainer", "build_datasets", "heatmap_loss", "load_checkpoint", "resolve_device", "save_checkpoint"]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -58,21 +60,21 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def resolve_device(name: str, local_rank: int) -> torch.device:
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda":
-        if not torch.cuda.is_available():
-            raise HandposeError("--device cuda: no CUDA device is available")
-        return torch.device("cuda", local_rank)
-    return torch.device("cpu")
+def source_name(spec: dict, index: int) -> str:
+    return str(spec.get("name") or Path(spec.get("annotations") or spec.get("root") or f"source{index}").stem)
 
 
 def build_datasets(cfg: dict, codec: HeatmapCodec) -> tuple[HandDataset, HandDataset]:
+    """The training set and the selection set. Each training record's ``extra["group"]`` is the index of its
+    ``data.train`` entry, which the sampler mixes by weight."""
     d, a = cfg["data"], dict(cfg["augment"])
     if not d["train"]:
         raise HandposeError("config: data.train lists no dataset")
-    train = [r for i, spec in enumerate(d["train"]) for r in read_source(spec, f"data.train[{i}]")]
+    train = []
+    for i, spec in enumerate(d["train"]):
+        for r in read_source(spec, f"data.train[{i}]"):
+            r.extra["group"] = i
+            train.append(r)
     if d["val"]:
         val = [r for i, spec in enumerate(d["val"]) for r in read_source(spec, f"data.val[{i}]")]
     else:  # hold out whole poses (FreiHAND) or images
@@ -84,10 +86,37 @@ def build_datasets(cfg: dict, codec: HeatmapCodec) -> tuple[HandDataset, HandDat
     for records, source in ((train, "data.train"), (val, "data.val")):
         check_images_exist(records, source)
         check_images_readable(records, source)
-    background, negatives = a.pop("background"), a.pop("negatives")
+    background, negatives, real_negatives = a.pop("background"), a.pop("negatives"), a.pop("real_negatives")
     a["scale"] = tuple(a["scale"])
-    train_ds = HandDataset(train, codec, Augment(**a), d["padding"], cfg["train"]["seed"], background, negatives)
+    hand_free = read_hand_free(d["hand_free"], "data.hand_free")
+    train_ds = HandDataset(train, codec, Augment(**a), d["padding"], cfg["train"]["seed"], background, negatives,
+                           hand_free, real_negatives)
     return train_ds, HandDataset(val, codec, None, d["padding"])
+
+
+def build_reports(cfg: dict, codec: HeatmapCodec) -> dict[str, HandDataset]:
+    """data.report's named validation sets (reported each epoch, never used to select)."""
+    out = {}
+    for i, spec in enumerate(cfg["data"]["report"]):
+        records = read_source(spec, f"data.report[{i}]")
+        check_images_exist(records, f"data.report[{i}]")
+        out[spec["name"]] = HandDataset(records, codec, None, cfg["data"]["padding"])
+    return out
+
+
+def read_hand_free(specs: list[dict], where: str) -> HandFreeCrops | None:
+    """The photos of data.hand_free / hand_free_val (several frames files are read as one)."""
+    sets = []
+    for i, spec in enumerate(specs):
+        try:
+            sets.append(HandFreeCrops(**spec))
+        except TypeError as e:
+            raise HandposeError(f"config: {where}[{i}] = {spec!r}: unexpected key ({e})") from None
+    if not sets:
+        return None
+    for other in sets[1:]:
+        sets[0].frames += other.frames
+    return sets[0]
 
 
 def read_source(spec: dict, where: str):
@@ -125,30 +154,41 @@ class Trainer:
         self.main = self.rank == 0
         self.seed_everything(t["seed"] + self.rank)
 
-        size = cfg["data"]["input_size"]
-        self.codec = HeatmapCodec((size, size), (size // 4, size // 4), cfg["data"]["sigma"])
+        m, d = cfg["model"], cfg["data"]
+        self.codec = HeatmapCodec.for_model({**m, **d})
         self.train_set, self.val_set = build_datasets(cfg, self.codec)
-        self.model = build_model(cfg["model"]["arch"], cfg["model"]["num_joints"]).to(self.device)
+        self.reports = build_reports(cfg, self.codec) if self.main else {}
+        self.hand_free_val = read_hand_free(d["hand_free_val"], "data.hand_free_val") if self.main else None
+        self.log_fields = LOG_FIELDS[:-1] + [f"{name}_{k}" for name in self.reports for k in ("AUC", "EPE")]
+        self.log_fields += ["false_hand"] * (self.hand_free_val is not None) + ["samples", "seconds"]
+        self.model = build_model(m["arch"], m["num_joints"], m["head_width"], m["num_deconv"]).to(self.device)
         if t["backbone_weights"] and not resume:
-            load_backbone_weights(self.model, t["backbone_weights"])
+            loaded, unused = load_backbone_weights(self.model, t["backbone_weights"])
+            if self.main:
+                print(f"encoder: {loaded} tensors loaded from {t['backbone_weights']}; not used: "
+                      f"{', '.join(unused) or 'none'}", flush=True)
         if t["init_weights"] and not resume:
             self.model.load_state_dict(load_checkpoint(t["init_weights"])["model"])
+        if t["channels_last"]:
+            self.model = self.model.to(memory_format=torch.channels_last)
         self.net = self.model
         if self.distributed:
             self.net = torch.nn.parallel.DistributedDataParallel(
                 self.model, device_ids=[local_rank] if self.device.type == "cuda" else None)
 
-        self.sampler = (DistributedSampler(self.train_set, shuffle=True, seed=t["seed"]) if self.distributed
-                        else EpochShuffle(len(self.train_set), t["seed"]))
+        self.sampler = MixSampler(self.train_set, d["train"], t["seed"], self.rank, self.world)
         self.loader = DataLoader(
             self.train_set, batch_size=t["batch_size"], shuffle=False, sampler=self.sampler,
-            num_workers=t["workers"], drop_last=len(self.train_set) > t["batch_size"] * self.world,
+            num_workers=t["workers"], drop_last=len(self.sampler) > t["batch_size"],
             persistent_workers=t["workers"] > 0, pin_memory=self.device.type == "cuda",
         )
         self.steps_per_epoch = len(self.loader) if not t["max_steps_per_epoch"] else min(len(self.loader), t["max_steps_per_epoch"])
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=t["lr"], weight_decay=t["weight_decay"])
+        optimizer = torch.optim.AdamW if t["optimizer"] == "adamw" else torch.optim.Adam
+        self.optimizer = optimizer(self.model.parameters(), lr=t["lr"], weight_decay=t["weight_decay"])
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self.lr_factor)
         self.use_amp = bool(t["amp"]) and self.device.type == "cuda"
+        self.autocast = dict(device_type="cuda", enabled=True) if self.use_amp else dict(
+            device_type="cpu", dtype=torch.bfloat16, enabled=bool(t["cpu_bf16"]) and self.device.type == "cpu")
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
         self.epoch, self.best_auc = 0, -1.0
         if resume:
@@ -176,7 +216,8 @@ class Trainer:
         if self.main:
             self.check_first_batch()
             print(f"training {self.cfg['model']['arch']} at {self.codec.input_size[0]}px on {len(self.train_set.records)} hands "
-                  f"(+{self.train_set.num_negatives} negatives), validating on {len(self.val_set)}; {self.device}, "
+                  f"(+{self.train_set.num_negatives} negatives), {len(self.sampler)} samples an epoch "
+                  f"({self.sampler.describe()}), validating on {len(self.val_set)}; {self.device}, "
                   f"{self.world} process(es); run folder {self.run_dir}", flush=True)
         while self.epoch < t["epochs"]:
             start = time.time()
@@ -186,6 +227,15 @@ class Trainer:
                 scores, _, _ = evaluate_dataset(self.model, self.val_set, device=self.device,
                                                 batch_size=t["batch_size"], flip_test=t["flip_test"])
                 row.update(scores)
+                for name, ds in self.reports.items():
+                    other, _, _ = evaluate_dataset(self.model, ds, device=self.device, batch_size=t["batch_size"],
+                                                   flip_test=t["flip_test"])
+                    row.update({f"{name}_AUC": other["AUC"], f"{name}_EPE": other["EPE"]})
+                if self.hand_free_val is not None:
+                    row["false_hand"] = false_hand_rate(self.model, self.hand_free_val, self.codec,
+                                                        self.cfg["data"]["hand_free_val_crops"],
+                                                        t["presence_threshold"], self.device, t["batch_size"])
+                row["samples"] = self.sampler.describe()
                 row["seconds"] = time.time() - start
             self.epoch += 1
             if self.main:
@@ -214,7 +264,9 @@ class Trainer:
         for _ in bar:
             images, targets, weights, _ = next(batches)
             images, targets, weights = (x.to(self.device, non_blocking=True) for x in (images, targets, weights))
-            with torch.autocast(self.device.type, enabled=self.use_amp):
+            if self.cfg["train"]["channels_last"]:
+                images = images.contiguous(memory_format=torch.channels_last)
+            with torch.autocast(**self.autocast):
                 heatmaps = self.net(images)
             loss = heatmap_loss(heatmaps.float(), targets, weights)
             self.optimizer.zero_grad(set_to_none=True)
@@ -235,8 +287,8 @@ class Trainer:
     def log(self, row: dict) -> None:
         path = self.run_dir / "log.csv"
         rows = read_log(path)
-        rows.append({k: row.get(k, "") for k in LOG_FIELDS})
-        self._rewrite_log(path, rows)
+        rows.append({k: row.get(k, "") for k in self.log_fields})
+        self._rewrite_log(path, rows, self.log_fields)
         print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()), flush=True)
         if self.writer is not None:
             for k, v in row.items():
@@ -295,7 +347,7 @@ class Trainer:
         if self.main:
             path = self.run_dir / "log.csv"
             rows = [r for r in read_log(path) if int(r["epoch"]) <= self.epoch]
-            self._rewrite_log(path, rows)
+            self._rewrite_log(path, rows, self.log_fields)
             for tmp in self.run_dir.glob(".*.tmp*"):  # half-written files of a killed atomic write
                 tmp.unlink(missing_ok=True)
             # Overrides given with --resume (e.g. more epochs) become part of the run's recipe.
@@ -303,10 +355,10 @@ class Trainer:
             print(f"resuming {self.run_dir} after epoch {self.epoch}", flush=True)
 
     @staticmethod
-    def _rewrite_log(path: Path, rows: list[dict]) -> None:
+    def _rewrite_log(path: Path, rows: list[dict], fields: list[str]) -> None:
         def write(tmp: str) -> None:
             with open(tmp, "w", newline="") as f:
-                w = csv.DictWriter(f, LOG_FIELDS)
+                w = csv.DictWriter(f, fields, extrasaction="ignore")
                 w.writeheader()
                 w.writerows(rows)
 
@@ -319,21 +371,40 @@ class Trainer:
         torch.manual_seed(seed)
 
 
-class EpochShuffle(torch.utils.data.Sampler):
-    """A shuffle that depends only on (seed, epoch), so a resumed run replays the same order."""
+class MixSampler(torch.utils.data.Sampler):
+    """Each epoch, ``weight`` x its size samples from every data.train source (at most ``cap``; drawn with
+    replacement when the weight is over 1) plus all negatives, shuffled. The draw depends only on (seed,
+    epoch), so a resumed run replays the same order; under DDP each rank takes every world-th index."""
 
-    def __init__(self, n: int, seed: int):
-        self.n, self.seed, self.epoch = n, seed, 0
+    def __init__(self, dataset: HandDataset, specs: list[dict], seed: int, rank: int = 0, world: int = 1):
+        groups = np.array([r.extra.get("group", 0) for r in dataset.records])
+        self.names = [source_name(spec, i) for i, spec in enumerate(specs)] or ["data"]
+        self.members = [np.flatnonzero(groups == i) for i in range(len(self.names))]
+        self.counts = []
+        for i, idx in enumerate(self.members):
+            spec = specs[i] if i < len(specs) else {}
+            n = int(round(float(spec.get("weight", 1.0)) * len(idx)))
+            self.counts.append(min(n, int(spec["cap"])) if spec.get("cap") else n)
+        self.negatives = np.arange(len(dataset.records), len(dataset))
+        self.seed, self.rank, self.world, self.epoch = seed, rank, world, 0
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
+    def describe(self) -> str:
+        parts = [f"{name} {n}" for name, n in zip(self.names, self.counts)]
+        return ", ".join(parts + [f"negatives {len(self.negatives)}"] * (len(self.negatives) > 0))
+
     def __len__(self) -> int:
-        return self.n
+        return -(-(sum(self.counts) + len(self.negatives)) // self.world)
 
     def __iter__(self):
-        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-        return iter(torch.randperm(self.n, generator=g).tolist())
+        rng = np.random.default_rng([self.seed, self.epoch])
+        picks = [rng.choice(idx, n, replace=n > len(idx)) if n != len(idx) else idx
+                 for idx, n in zip(self.members, self.counts) if len(idx)]
+        order = rng.permutation(np.concatenate(picks + [self.negatives]))
+        order = np.resize(order, len(self) * self.world)  # equal shares for every rank (DDP steps in lockstep)
+        return iter(order[self.rank::self.world].tolist())
 
 
 def heatmap_loss(pred: torch.Tensor, target: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
@@ -347,18 +418,3 @@ def read_log(path: Path) -> list[dict]:
         return []
     with open(path, newline="") as f:
         return list(csv.DictReader(f))
-
-
-def save_checkpoint(state: dict, path: Path) -> None:
-    atomic_write(path, lambda tmp: torch.save(state, tmp))
-
-
-def load_checkpoint(path: str | Path) -> dict:
-    path = Path(path)
-    if not path.is_file():
-        raise HandposeError(f"{path}: checkpoint not found")
-    try:
-        # The checkpoint holds our own optimizer and RNG states, which need full unpickling.
-        return torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as e:
-        raise HandposeError(f"{path}: not a readable checkpoint ({e})") from None

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import torch
 
+from .checkpoint import load_checkpoint
 from .errors import HandposeError
 from .io import atomic_write, atomic_write_json
-from .model import PoseResNet, build_model
+from .model import SimpleBaseline, build_model
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "default.safetensors"
 
@@ -21,6 +22,8 @@ def model_info(cfg: dict, metrics: dict | None = None) -> dict:
     return {
         "arch": cfg["model"]["arch"],
         "num_joints": cfg["model"]["num_joints"],
+        "head_width": cfg["model"].get("head_width", 256),
+        "num_deconv": cfg["model"].get("num_deconv", 3),
         "input_size": cfg["data"]["input_size"],
         "sigma": cfg["data"]["sigma"],
         "padding": cfg["data"]["padding"],
@@ -28,7 +31,7 @@ def model_info(cfg: dict, metrics: dict | None = None) -> dict:
     }
 
 
-def save_release(model: PoseResNet, info: dict, path: str | Path) -> None:
+def save_release(model: SimpleBaseline, info: dict, path: str | Path) -> None:
     """Write ``path`` (.safetensors, fp16) and the config beside it (same name, .json)."""
     from safetensors.torch import save_file
 
@@ -39,7 +42,7 @@ def save_release(model: PoseResNet, info: dict, path: str | Path) -> None:
     atomic_write_json(path.with_suffix(".json"), info)
 
 
-def load_model(path: str | Path | None = None) -> tuple[PoseResNet, dict]:
+def load_model(path: str | Path | None = None) -> tuple[SimpleBaseline, dict]:
     """A model in eval mode (fp32) and its info from a .safetensors release or a training checkpoint (.pt)."""
     path = Path(path) if path is not None else DEFAULT_WEIGHTS
     if not path.is_file():
@@ -61,8 +64,6 @@ def load_model(path: str | Path | None = None) -> tuple[PoseResNet, dict]:
         except Exception as e:
             raise HandposeError(f"{path}: cannot read weights ({e})") from None
     elif path.suffix in (".pt", ".pth"):
-        from .train import load_checkpoint
-
         ckpt = load_checkpoint(path)
         if "model" not in ckpt or "config" not in ckpt:
             raise HandposeError(f"{path}: not a handpose training checkpoint (needs 'model' and 'config')")
@@ -70,7 +71,7 @@ def load_model(path: str | Path | None = None) -> tuple[PoseResNet, dict]:
     else:
         raise HandposeError(f"{path}: unknown weights format (expected .safetensors or .pt)")
     try:
-        model = build_model(info["arch"], info["num_joints"])
+        model = build_model(info["arch"], info["num_joints"], info.get("head_width", 256), info.get("num_deconv", 3))
         model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     except (KeyError, RuntimeError) as e:
         raise HandposeError(f"{path}: weights do not fit the model they describe ({str(e).splitlines()[0]})") from None

@@ -7,6 +7,7 @@ import yaml
 
 from handpose.cli import main as cli
 from handpose.config import DEFAULTS, load_config
+from handpose.model import ENCODERS
 from handpose.errors import HandposeError
 
 from .conftest import ROOT
@@ -17,7 +18,7 @@ CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
 def test_shipped_recipes_load(path):
     cfg = load_config(path)
-    assert cfg["data"]["train"] and cfg["model"]["arch"].startswith("resnet")
+    assert cfg["data"]["train"] and cfg["model"]["arch"] in ENCODERS
 
 
 def test_overrides_are_parsed_as_yaml_values():

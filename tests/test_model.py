@@ -52,8 +52,9 @@ def test_loads_a_torchvision_style_checkpoint(tmp_path):
     path = tmp_path / "resnet18-imagenet.pth"
     torch.save(state, path)
     model = build_model("resnet18")
-    unused = load_backbone_weights(model, str(path))
+    loaded, unused = load_backbone_weights(model, str(path))
     assert sorted(unused) == ["fc.bias", "fc.weight"]
+    assert loaded == len(source)
     assert torch.equal(model.backbone.layer3[1].conv2.weight, state["layer3.1.conv2.weight"])
 
 

@@ -67,8 +67,11 @@ class HandDataset(Dataset):
     """
 
     def __init__(self, records: list[HandRecord], codec: HeatmapCodec, augment: Augment | None = None,
-                 padding: float = 1.25, seed: int = 0, background: float = 0.0, negatives: float = 0.0):
+                 padding: float = 1.25, seed: int = 0, background: float = 0.0, negatives: float = 0.0,
+                 hand_free=None, real_negatives: float = 0.8):
         self.records = records
+        self.hand_free = hand_free  # HandFreeCrops: real rooms for negatives (else synthetic clutter only)
+        self.real_negatives = real_negatives  # share of negatives cut from hand_free's photos
         self.background = background  # probability of pasting the hand on a synthetic scene
         self.num_negatives = int(round(negatives * len(records))) if augment is not None else 0
         self.codec = codec
@@ -117,7 +120,12 @@ class HandDataset(Dataset):
 
     def _negative(self, index: int, rng: np.random.Generator):
         """A crop with no hand: all-zero heatmaps with full weight, so the peak height learns presence."""
-        crop = self.augment.photometric(rng, random_background(rng, self.codec.input_size))
+        crop = None
+        if self.hand_free is not None and rng.random() < self.real_negatives:
+            crop = hand_free_crop(self.hand_free, int(rng.integers(len(self.hand_free))), rng, self.codec.input_size)
+        if crop is None:
+            crop = random_background(rng, self.codec.input_size)
+        crop = self.augment.photometric(rng, crop)
         w, h = self.codec.heatmap_size
         heatmaps = np.zeros((len(self.records[0].keypoints), h, w), np.float32)
         weights = np.ones(len(heatmaps), np.float32)
@@ -129,3 +137,15 @@ class HandDataset(Dataset):
             "box": np.zeros(4, np.float32),
         }
         return torch.from_numpy(normalize(crop)), torch.from_numpy(heatmaps), torch.from_numpy(weights), meta
+
+
+def hand_free_crop(hand_free, index: int, rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray | None:
+    """A hand-free square of photo ``index`` of ``hand_free`` warped to ``size`` (randomly mirrored and
+    rotated a little), or None when the photo has no room clear of its hands."""
+    found = hand_free.square(index, rng)
+    if found is None:
+        return None
+    image, (x, y, side) = found
+    matrix = crop_affine(np.array([x + side / 2, y + side / 2]), side, size, float(rng.uniform(-30, 30)),
+                         bool(rng.random() < 0.5))
+    return warp(image, matrix, size)
