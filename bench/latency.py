@@ -10,7 +10,7 @@
    map back; process start-up excluded) on a folder of 256x256 hand photos (hgc_dev), with the accuracy of
    what it found, beside MediaPipe's photo mode on the same files.
 
-    .venv/bin/python bench/latency.py [--weights W | --untrained 224] [--accuracy] [--end-to-end]
+    .venv/bin/python bench/latency.py [--weights W | --untrained 224 [--arch mobilenetv2 --head-width 128]] [--accuracy] [--end-to-end]
 """
 from __future__ import annotations
 
@@ -63,9 +63,10 @@ def mediapipe_hands(static: bool):
 def prepare_models(args, tmp: Path) -> dict[str, Path]:
     """The model as .safetensors (or the weights given), fp32 .onnx and int8 .onnx in ``tmp``."""
     if args.untrained:
-        info = dict(arch="resnet18", num_joints=21, input_size=args.untrained, sigma=2.0, padding=1.25, metrics={})
+        info = dict(arch=args.arch, num_joints=21, head_width=args.head_width, num_deconv=3,
+                    input_size=args.untrained, sigma=2.0, padding=1.25, metrics={})
         weights = tmp / "untrained.safetensors"
-        save_release(build_model("resnet18"), info, weights)
+        save_release(build_model(args.arch, head_width=args.head_width), info, weights)
     else:
         weights = Path(args.weights) if args.weights else None
     model, info = load_model(weights)
@@ -82,7 +83,9 @@ def estimator(path, name: str, threads: int) -> PoseEstimator:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--weights", default=None, help="model (default: the bundled one)")
-    ap.add_argument("--untrained", type=int, metavar="SIZE", help="time an untrained ResNet-18 of this input size instead")
+    ap.add_argument("--untrained", type=int, metavar="SIZE", help="time an untrained model of this input size instead")
+    ap.add_argument("--arch", default="resnet18", help="encoder of the --untrained model (resnet18 ... mobilenetv2)")
+    ap.add_argument("--head-width", type=int, default=256, help="deconvolution filters of the --untrained model")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--runs", type=int, default=200)
     ap.add_argument("--warmup", type=int, default=20)
