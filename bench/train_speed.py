@@ -8,8 +8,11 @@ For each device and input size it times three things over the same number of ste
                at best (prefetched batches would otherwise hide it)
   full         the loader (--workers processes) feeding the training step, as `handpose train` runs
 
-    .venv/bin/python bench/train_speed.py                       # resnet18 at 224 and 160, CPU (+ CUDA if present)
-    .venv/bin/python bench/train_speed.py --steps 5 --batch-size 16 --sizes 224 160
+Rows per encoder (``--archs``), head width, input size, and for the model-only step also NCHW vs channels_last
+and fp32 vs bfloat16 autocast (``--dtypes``): bf16 only pays on CPUs with AVX512-BF16 or AMX.
+
+    .venv/bin/python bench/train_speed.py                       # resnet18 + mobilenetv2 at 224/192/160, CPU (+ CUDA)
+    .venv/bin/python bench/train_speed.py --archs mobilenetv2 --head-width 128 --sizes 192 160 --dtypes fp32 bf16
 """
 from __future__ import annotations
 
@@ -37,10 +40,12 @@ MINI = ROOT / "data" / "datasets" / "mini-example"
 def make_loader(size: int, batch: int, workers: int, steps: int, pin: bool) -> DataLoader:
     """The default recipe's training set and augmentation, on the bundled mini-example, sampled with
     replacement so any number of steps can be drawn from its 12 images."""
-    cfg = load_config(ROOT / "configs" / "default_stage1.yaml", [
+    frames = ROOT.parent / "shared" / "data" / "teacher_hands" / "frames.json"
+    cfg = load_config(ROOT / "configs" / "default_v2_stage1.yaml", [
         f"data.input_size={size}",
         f"data.train=[{{format: freihand, root: '{MINI}', split: training}}]",
         f"data.val=[{{format: freihand, root: '{MINI}', split: evaluation}}]",
+        f"data.hand_free=[{{frames: '{frames}'}}]" if frames.is_file() else "data.hand_free=[]",
     ])
     codec = HeatmapCodec((size, size), (size // 4, size // 4), cfg["data"]["sigma"])
     train_set, _ = build_datasets(cfg, codec)
@@ -54,12 +59,17 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def time_steps(device: torch.device, size: int, batch: int, steps: int, warmup: int, mode: str, workers: int) -> float:
+def time_steps(device: torch.device, size: int, batch: int, steps: int, warmup: int, mode: str, workers: int,
+               arch: str = "resnet18", head_width: int = 256, channels_last: bool = True, dtype: str = "fp32") -> float:
     """Seconds per step for ``steps`` steps after ``warmup`` untimed ones."""
-    model = build_model("resnet18").to(device).train()
+    model = build_model(arch, head_width=head_width).to(device).train()
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     amp = device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=amp)
+    autocast = dict(device_type="cuda", enabled=amp) if amp else dict(device_type="cpu", dtype=torch.bfloat16,
+                                                                      enabled=dtype == "bf16")
     if mode == "model only":
         x = torch.randn(batch, 3, size, size, device=device)
         y = torch.rand(batch, 21, size // 4, size // 4, device=device) * 0.1
@@ -77,7 +87,9 @@ def time_steps(device: torch.device, size: int, batch: int, steps: int, warmup: 
         if mode == "loader only":
             continue
         images, targets, weights = (t.to(device, non_blocking=True) for t in (images, targets, weights))
-        with torch.autocast(device.type, enabled=amp):
+        if channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(**autocast):
             heatmaps = model(images)
         loss = heatmap_loss(heatmaps.float(), targets, weights)
         optimizer.zero_grad(set_to_none=True)
@@ -90,7 +102,10 @@ def time_steps(device: torch.device, size: int, batch: int, steps: int, warmup: 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--sizes", type=int, nargs="+", default=[224, 160])
+    p.add_argument("--archs", nargs="+", default=["resnet18", "mobilenetv2"])
+    p.add_argument("--head-width", type=int, default=256)
+    p.add_argument("--sizes", type=int, nargs="+", default=[224, 192, 160])
+    p.add_argument("--dtypes", nargs="+", default=["fp32"], choices=["fp32", "bf16"], help="CPU model-only rows")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--steps", type=int, default=20, help="timed steps per row")
     p.add_argument("--warmup", type=int, default=2, help="untimed steps first (allocator, worker start-up)")
@@ -101,16 +116,21 @@ def main() -> int:
     devices = [torch.device(d) for d in args.devices if d != "cuda" or torch.cuda.is_available()]
     print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, {torch.get_num_threads()} threads; batch {args.batch_size}, "
           f"{args.steps} timed steps after {args.warmup}; loader: {args.workers} workers over {MINI.name}")
-    header = f"| {'device':<6} | {'input':>5} | {'what':<11} | {'images/s':>8} | {'ms/step':>8} |"
+    header = (f"| {'device':<6} | {'encoder':<11} | {'head':>4} | {'input':>5} | {'layout':<13} | {'dtype':<5} "
+              f"| {'what':<11} | {'crops/s':>8} | {'ms/step':>8} |")
     print(header)
     print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
     for device in devices:
         name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
-        for size in args.sizes:
-            for mode in ("model only", "loader only", "full"):
-                sec = time_steps(device, size, args.batch_size, args.steps, args.warmup, mode, args.workers)
-                print(f"| {device.type:<6} | {size:>5} | {mode:<11} | {args.batch_size / sec:>8.1f} | {sec * 1000:>8.0f} |",
-                      flush=True)
+        for arch, size in itertools.product(args.archs, args.sizes):
+            rows = [("model only", layout, dtype) for layout in (False, True) for dtype in args.dtypes]
+            rows += [("loader only", True, "fp32"), ("full", True, "fp32")]
+            for mode, channels_last, dtype in rows:
+                sec = time_steps(device, size, args.batch_size, args.steps, args.warmup, mode, args.workers, arch,
+                                 args.head_width, channels_last, dtype)
+                layout = "channels_last" if channels_last else "NCHW"
+                print(f"| {device.type:<6} | {arch:<11} | {args.head_width:>4} | {size:>5} | {layout:<13} | {dtype:<5} "
+                      f"| {mode:<11} | {args.batch_size / sec:>8.1f} | {sec * 1000:>8.0f} |", flush=True)
         if device.type == "cuda":
             print(f"(cuda: {name})")
     return 0
