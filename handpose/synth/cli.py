@@ -11,7 +11,7 @@ import numpy as np
 from ..errors import HandposeError
 from .writer import LAYOUTS, record, write_annotations, write_image
 
-_SHARED = [Path(__file__).resolve().parents[2] / ".." / "shared", Path("/work/shared")]
+_SHARED = [Path(__file__).resolve().parents[2].parent / "shared", Path("/work/shared")]
 DEFAULT_MESHES = next((p / "handmesh" for p in _SHARED if (p / "handmesh").is_dir()), _SHARED[-1] / "handmesh")
 DEFAULT_BACKGROUNDS = next((p / "data/teacher_hands/frames.json" for p in _SHARED
                             if (p / "data/teacher_hands/frames.json").is_file()), None)
@@ -92,6 +92,13 @@ def run(args: argparse.Namespace) -> int:
         _init_worker(*init)
         results = [_render_and_write(i) for i in tqdm(indices, **bar)]
     else:
+        # Import and load what every worker needs once, here: forked workers inherit it instead of each
+        # re-importing torch (via handpose.datasets) and re-reading the meshes.
+        from ..datasets import HandFreeCrops  # noqa: F401
+        from .rig import MESHES, load_rig
+
+        for mesh in MESHES:
+            load_rig(args.meshes, *mesh)
         with multiprocessing.get_context("fork").Pool(args.workers, _init_worker, init) as pool:
             results = list(tqdm(pool.imap(_render_and_write, indices, chunksize=8), **bar))
     records = [r for r, _ in results]
