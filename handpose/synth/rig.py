@@ -64,7 +64,7 @@ def axis_angle(axis: np.ndarray, degrees: float) -> np.ndarray:
 @dataclass
 class HandPose:
     """Angles in degrees. Fingers (index..little): mcp flexion, mcp spread (away from the middle finger),
-    pip, dip. Thumb: base flexion (across the palm), base swing (away from the palm), mcp, ip."""
+    pip, dip. Thumb: base flexion (across the palm), base swing (out in front of the palm), mcp, ip."""
     fingers: np.ndarray  # (4, 4): rows index..little, columns mcp, spread, pip, dip
     thumb: np.ndarray  # (4,): base flexion, base swing, mcp, ip
 
@@ -134,22 +134,24 @@ class HandRig:
             spread = n * np.sign(np.cross(n, d) @ lat) * away
             axes[f] = (flex, spread)
         d = unit_vector(kp[4] - kp[1])
-        bend = n - lat  # the thumb folds across the palm: toward the palm and the little finger
-        bend = unit_vector(bend - d * (bend @ d))
-        flex = unit_vector(np.cross(d, bend))
-        swing = unit_vector(np.cross(d, -n - d * (d @ -n)))  # turning about it lifts the thumb off the palm
-        swing = swing if np.cross(swing, d) @ n < 0 else -swing
-        axes[0] = (flex, swing)
+
+        def toward(direction: np.ndarray) -> np.ndarray:
+            """The axis about which a positive turn moves the thumb toward ``direction``."""
+            return unit_vector(np.cross(d, direction - d * (direction @ d)))
+
+        # Base (CMC): flexion across the palm toward the little finger, swing out in front of the palm; the
+        # MCP and IP fold the thumb toward the palm and the fingers.
+        axes[0] = (toward(-lat), toward(n), toward(n - lat))
         return axes
 
     def joint_rotations(self, pose: HandPose) -> dict[int, np.ndarray]:
         """World-frame rotations (about each joint, in the rest pose) per skin joint index."""
         rot = {}
         k = self.keypoint_joints
-        flex, swing = self._axes[0]
+        flex, swing, fold = self._axes[0]
         rot[k[1]] = axis_angle(swing, pose.thumb[1]) @ axis_angle(flex, pose.thumb[0])
-        rot[k[2]] = axis_angle(flex, pose.thumb[2])
-        rot[k[3]] = axis_angle(flex, pose.thumb[3])
+        rot[k[2]] = axis_angle(fold, pose.thumb[2])
+        rot[k[3]] = axis_angle(fold, pose.thumb[3])
         for f in range(1, 5):
             flex, spread = self._axes[f]
             mcp, sp, pip, dip = pose.fingers[f - 1]
@@ -224,7 +226,7 @@ def sample_pose(rng: np.random.Generator) -> HandPose:
         spread = rng.uniform(-5, 15) * (1 - 0.7 * t)
         fingers[f] = (mcp, spread, pip, dip)
     t = float(np.clip(grasp + rng.normal(0, 0.25), 0, 1))
-    thumb = np.array([np.clip(-20 + 65 * t + rng.normal(0, 6), -20, 45), rng.uniform(-15, 40),
+    thumb = np.array([np.clip(-20 + 65 * t + rng.normal(0, 6), -20, 45), rng.uniform(-15, 30),
                       np.clip(-10 + 70 * t + rng.normal(0, 8), -10, 60),
                       np.clip(-15 + 95 * float(np.clip(t + rng.normal(0, 0.15), 0, 1)), -15, 80)])
     return HandPose(fingers, thumb)
