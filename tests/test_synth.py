@@ -87,6 +87,19 @@ def test_flexing_a_finger_moves_its_tip_toward_the_palm(which, finger):
     assert distances[0] > distances[1] > distances[2]
 
 
+@pytest.mark.parametrize("which", [RIGHT_WEBXR, LEFT_GODOT])
+def test_folding_the_thumb_brings_its_tip_across_the_palm(which):
+    from handpose.synth.rig import HandPose
+
+    r = rig(*which)
+    _, _, rest = r.pose(HandPose.rest())
+    gaps = []
+    for bend in (0, 20, 40):
+        _, _, kp = r.pose(HandPose(np.zeros((4, 4)), np.array([bend, 0, bend, bend])))
+        gaps.append(np.linalg.norm(kp[4] - rest[17]))  # thumb tip to the little finger's MCP
+    assert gaps[0] > gaps[1] > gaps[2]
+
+
 def _render(which, pose, toward_palm: bool):
     from handpose.synth.raster import project, rasterize
     from handpose.synth.scene import keypoint_visibility, look_at, rig_extras
