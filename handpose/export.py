@@ -20,9 +20,11 @@ import torch
 from .datasets import MINI_EXAMPLE
 from .errors import HandposeError
 from .io import atomic_write
+from .onnx_backend import calibration_crops  # noqa: F401  (re-exported: bench/latency.py imports it from here)
 from .weights import load_model, save_release
 
 PARITY_PX = 0.5  # largest keypoint difference (input pixels) allowed between PyTorch and the fp32 export
+PARITY_PROB = 0.01  # largest right-hand probability difference allowed (models with the handedness head)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -34,30 +36,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--calibration", default=str(MINI_EXAMPLE), help="FreiHAND-layout folder for --int8 calibration")
 
 
-def calibration_crops(root: str | Path, info: dict) -> np.ndarray:
-    """Normalised crops the estimator would make from a FreiHAND-layout folder: tight hand boxes (both
-    splits) and the whole images (the hand finder's first pass), each also mirrored."""
-    from .datasets import load_freihand, read_rgb
-    from .transforms import box_to_center_size, crop_affine, normalize, warp
-
-    records = []
-    for split in ("training", "evaluation"):
-        if (Path(root) / f"{split}_K.json").is_file():
-            records += load_freihand(root, split, box="keypoints", padding=1.0, versions=1)
-    if not records:
-        raise HandposeError(f"{root}: no FreiHAND-layout samples for calibration")
-    size = (info["input_size"], info["input_size"])
-    crops = []
-    for r in records:
-        image = read_rgb(r.image)
-        h, w = image.shape[:2]
-        for box, pad in ((r.box, info["padding"]), (np.array([0, 0, w, h], np.float32), 1.0)):
-            c, side = box_to_center_size(box, pad)
-            crop = normalize(warp(image, crop_affine(c, side, size), size))
-            crops += [crop, np.ascontiguousarray(crop[..., ::-1])]
-    return np.stack(crops)
-
-
 def keypoint_distances(info: dict, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Distances (input pixels) between the keypoints decoded from two heatmap batches."""
     from .codec import HeatmapCodec
@@ -66,12 +44,24 @@ def keypoint_distances(info: dict, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.linalg.norm(codec.decode(a)[0] - codec.decode(b)[0], axis=-1)
 
 
-def check_parity(model: torch.nn.Module, info: dict, onnx_path: Path, inputs: np.ndarray) -> float:
+def check_parity(model: torch.nn.Module, info: dict, onnx_path: Path, inputs: np.ndarray) -> tuple[float, float]:
+    """Largest keypoint difference (input pixels) and largest right-hand probability difference (0 without
+    the handedness head) between PyTorch and the ONNX file."""
     from .onnx_backend import OnnxBackend
 
     with torch.inference_mode():
-        ref = model(torch.from_numpy(inputs)).numpy()
-    return float(keypoint_distances(info, ref, OnnxBackend(onnx_path, threads=2)(inputs)).max())
+        ref, ref_logits = model.forward_all(torch.from_numpy(inputs))
+    heatmaps, logits = OnnxBackend(onnx_path, threads=2).run_all(inputs)
+    px = float(keypoint_distances(info, ref.numpy(), heatmaps).max())
+    if ref_logits is None:
+        return px, 0.0
+    if logits is None:
+        raise HandposeError(f"{onnx_path}: the export lost the handedness output")
+    return px, float(np.abs(sigmoid(ref_logits.numpy()) - sigmoid(logits)).max())
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.asarray(x, np.float64)))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -101,17 +91,27 @@ def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         fp32 = Path(tmp) / "fp32.onnx"
         export_onnx(model, info, fp32)
-        diff = max(check_parity(model, info, fp32, random_inputs), check_parity(model, info, fp32, crops[:8]))
+        (px1, p1), (px2, p2) = check_parity(model, info, fp32, random_inputs), check_parity(model, info, fp32, crops[:8])
+        diff, pdiff = max(px1, px2), max(p1, p2)
         if diff >= PARITY_PX:
             raise HandposeError(f"the ONNX export differs from PyTorch by {diff:.3f} px (limit {PARITY_PX})")
-        print(f"fp32 export matches PyTorch: max keypoint difference {diff:.4f} px on random inputs and sample crops")
+        if pdiff >= PARITY_PROB:
+            raise HandposeError(f"the ONNX export's handedness differs from PyTorch by {pdiff:.4f} (limit {PARITY_PROB})")
+        print(f"fp32 export matches PyTorch: max keypoint difference {diff:.4f} px on random inputs and sample crops"
+              + (f", right-hand probability {pdiff:.5f}" if model.handedness is not None else ""))
         if not args.int8:
             atomic_write(out, lambda t: shutil.copyfile(fp32, t))
         else:
             quantize_int8(fp32, out, crops)
-            d = keypoint_distances(info, OnnxBackend(fp32, threads=2)(crops), OnnxBackend(out, threads=2)(crops))
+            (ref, ref_logits), (q, q_logits) = OnnxBackend(fp32, threads=2).run_all(crops), OnnxBackend(out, threads=2).run_all(crops)
+            d = keypoint_distances(info, ref, q)
+            hand = ""
+            if ref_logits is not None:
+                dp = np.abs(sigmoid(ref_logits) - sigmoid(q_logits))
+                same = np.mean((ref_logits > 0) == (q_logits > 0))
+                hand = f"; right-hand probability: max difference {dp.max():.3f}, same side on {100 * same:.1f}%"
             print(f"int8: calibrated on {len(crops)} crops from {args.calibration}; keypoints vs fp32 on those crops: "
-                  f"median {np.median(d):.2f} px, mean {d.mean():.2f} px, max {d.max():.1f} px (input {s}x{s}); "
+                  f"median {np.median(d):.2f} px, mean {d.mean():.2f} px, max {d.max():.1f} px (input {s}x{s}){hand}; "
                   "measure accuracy with bench/latency.py --accuracy")
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB, dynamic batch, opset 17)")
     return 0

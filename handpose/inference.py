@@ -1,6 +1,6 @@
 """The estimator: image (+ optional hand box) -> hands, in explicit stages as MediaPipe's pipeline:
-find hand -> crop -> estimate -> map back. Tracking (next crop from this frame's keypoints) lives in live.py;
-the hand finder in find_hand.py.
+find hand -> crop -> estimate -> map back. Several hands, a hand detector and handedness are wired in
+pipeline.py, tracking (next crop from this frame's keypoints) in tracking.py, the one-hand finder in find_hand.py.
 """
 from __future__ import annotations
 
@@ -25,6 +25,10 @@ class Hand:
     scores: np.ndarray  # (21,) heatmap peak heights
     score: float  # hand presence: mean joint score
     box: np.ndarray  # (4,) x, y, w, h of the keypoints, in image pixels
+    # The person's own hand as seen in an un-mirrored photo ("left" | "right") and the probability of that
+    # side (0.5..1); both None when the model has no handedness head (a guess would be worse than nothing).
+    handedness: str | None = None
+    handedness_score: float | None = None
 
     def to_json(self) -> dict:
         return {
@@ -32,7 +36,26 @@ class Hand:
                           for (x, y), s in zip(self.keypoints, self.scores)],
             "score": round(float(self.score), 4),
             "box": [round(float(v), 2) for v in self.box],
+            "handedness": self.handedness,
+            "handedness_score": None if self.handedness_score is None else round(float(self.handedness_score), 4),
         }
+
+    @property
+    def label(self) -> str:
+        """What drawings show beside the hand: "left 0.93", or "hand 0.71" (presence) without handedness."""
+        if self.handedness is None:
+            return f"hand {self.score:.2f}"
+        return f"{self.handedness} {self.handedness_score:.2f}"
+
+
+def side_of(p_right: float) -> tuple[str, float]:
+    """("right", p) or ("left", 1 - p): the likelier side and its probability (0.5..1)."""
+    p = float(p_right)
+    return ("right", p) if p >= 0.5 else ("left", 1.0 - p)
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.asarray(x, np.float64)))
 
 
 def to_rgb(image, channels: str = "rgb") -> np.ndarray:
@@ -60,9 +83,17 @@ class TorchBackend:
         if threads:  # torch's thread pool is per process: set it only when asked
             torch.set_num_threads(threads)
 
+        self.has_handedness = getattr(model, "handedness", None) is not None
+
     @torch.inference_mode()
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         return self.model(torch.from_numpy(np.ascontiguousarray(batch, np.float32))).numpy()
+
+    @torch.inference_mode()
+    def run_all(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Heatmaps and the right-hand logits (N,), None without the handedness head."""
+        heatmaps, logits = self.model.forward_all(torch.from_numpy(np.ascontiguousarray(batch, np.float32)))
+        return heatmaps.numpy(), None if logits is None else logits.numpy()
 
 
 def make_backend(weights, backend: str, threads: int | None):
@@ -105,6 +136,7 @@ class PoseEstimator:
         self.flip_test = flip_test
         self.presence_threshold = presence_threshold
         self.finder = finder
+        self.has_handedness = bool(getattr(self.backend, "has_handedness", False))
 
     # -- stages --------------------------------------------------------------------------------------
     def crop(self, image_rgb: np.ndarray, box, padding: float | None = None,
@@ -118,12 +150,23 @@ class PoseEstimator:
     def estimate_crops(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Estimate: normalised crops (N, 3, S, S) -> keypoints in crop pixels (N, 21, 2) and scores (N, 21).
         Any S divisible by 32 works (the network is fully convolutional); the model's own size is best."""
-        heatmaps = self.backend(crops)
+        kps, scores, _ = self.estimate_crops_all(crops)
+        return kps, scores
+
+    def estimate_crops_all(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """As ``estimate_crops``, plus the probability (N,) that each crop shows a right hand (None when the
+        model has no handedness head). With ``flip_test`` the right-hand logit is (l(crop) - l(mirrored))/2:
+        a mirrored right hand is a left hand, so the mirrored crop's probability is exactly 1 - this one's."""
+        heatmaps, logits = self.backend.run_all(crops)
         if self.flip_test:
-            heatmaps = 0.5 * (heatmaps + self.codec.flip_heatmaps(self.backend(np.ascontiguousarray(crops[..., ::-1]))))
+            flipped, flipped_logits = self.backend.run_all(np.ascontiguousarray(crops[..., ::-1]))
+            heatmaps = 0.5 * (heatmaps + self.codec.flip_heatmaps(flipped))
+            if logits is not None:
+                logits = 0.5 * (logits - flipped_logits)
         s = crops.shape[-1]
         codec = self.codec if s == self.codec.input_size[0] else HeatmapCodec((s, s), (heatmaps.shape[-1], heatmaps.shape[-2]), self.codec.sigma)
-        return codec.decode(heatmaps)
+        kps, scores = codec.decode(heatmaps)
+        return kps, scores, None if logits is None else sigmoid(logits)
 
     def estimate_many(self, jobs: list[tuple[np.ndarray, np.ndarray]], padding: float | None = None,
                       size: int | None = None) -> list[Hand]:
@@ -131,11 +174,14 @@ class PoseEstimator:
         if not jobs:
             return []
         crops, matrices = zip(*(self.crop(img, b, padding, size) for img, b in jobs))
-        kps, scores = self.estimate_crops(np.stack(crops))
+        kps, scores, p_right = self.estimate_crops_all(np.stack(crops))
         hands = []
-        for k, s, m in zip(kps, scores, matrices):
+        for i, (k, s, m) in enumerate(zip(kps, scores, matrices)):
             pts = apply_affine(k, invert_affine(m))  # map back to the image
-            hands.append(Hand(pts, s, float(s.mean()), keypoints_box(pts)))
+            hand = Hand(pts, s, float(s.mean()), keypoints_box(pts))
+            if p_right is not None:  # the crop is not mirrored: its side is the image's
+                hand.handedness, hand.handedness_score = side_of(p_right[i])
+            hands.append(hand)
         return hands
 
     def estimate(self, image_rgb: np.ndarray, boxes) -> list[Hand]:

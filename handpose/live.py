@@ -213,7 +213,7 @@ class Stats:
     ms: dict = field(default_factory=lambda: {s: [] for s in STAGES})
     frames: int = 0
     with_hand: int = 0
-    found: int = 0  # frames where the hand finder ran
+    found: int = 0  # frames where the search for new hands (detector or finder) ran
     seconds: float = 0.0
     dropped: int = 0
 
@@ -244,7 +244,9 @@ class Stats:
 
 def draw_overlay(bgr: np.ndarray, tracks, fps: float, ms: dict, found: bool, mirror: bool) -> np.ndarray:
     for tr in tracks:
-        draw_hand(bgr, tr.keypoints, box=tr.hand.box, label=f"#{tr.id} {tr.hand.score:.2f}")
+        shown = tr.shown
+        label = f"#{tr.id} {shown.label}" + (f" ({shown.score:.2f})" if shown.handedness is not None else "")
+        draw_hand(bgr, tr.keypoints, box=tr.hand.box, label=label)
     state = "finding" if found else "tracking"
     lines = [f"FPS {fps:5.1f}  {state}  hands {len(tracks)}" + ("  mirror" if mirror else ""),
              "  ".join(f"{s} {ms.get(s, 0.0):.1f}" for s in STAGES) + " ms"]
@@ -321,7 +323,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weights", default=None, help="model file (.safetensors release or .pt checkpoint; default: bundled)")
     p.add_argument("--backend", default="onnx-int8", choices=BACKENDS,
                    help="inference backend (default onnx-int8: the fastest on CPU, 37 FPS in bench/live.py)")
-    p.add_argument("--max-hands", type=int, default=1, help="hands to track at once (default 1)")
+    p.add_argument("--max-hands", type=int, default=2, help="hands to track at once (default 2)")
+    p.add_argument("--detector", default=None, metavar="WEIGHTS",
+                   help="hand detector weights (default: the bundled ones when present; without them the pose "
+                        "model finds the hands itself)")
+    p.add_argument("--redetect-every", type=int, default=5, metavar="K",
+                   help="while some but fewer than --max-hands hands are tracked, look for more every K frames "
+                        "(default 5; at once when no hand is tracked or one is lost)")
     p.add_argument("--mirror", action="store_true", help="mirror the image (selfie view); key m toggles it")
     p.add_argument("--no-display", action="store_true", help="no window (servers, batch runs)")
     p.add_argument("--output", type=Path, help="annotated video to write (.mp4): same frames and rate as the input")
@@ -340,10 +348,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .inference import PoseEstimator
+    from .pipeline import HandPipeline
 
     if args.max_hands < 1:
         raise HandposeError(f"--max-hands must be at least 1, got {args.max_hands}")
+    if args.redetect_every < 1:
+        raise HandposeError(f"--redetect-every must be at least 1, got {args.redetect_every}")
     for name in ("min_cutoff", "beta", "d_cutoff"):
         if getattr(args, name) < 0 or (name != "beta" and getattr(args, name) == 0):
             raise HandposeError(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
@@ -361,9 +371,10 @@ def run(args: argparse.Namespace) -> int:
     video = jsonl = None
     ok = False
     try:
-        estimator = PoseEstimator(args.weights, backend=args.backend, presence_threshold=args.presence_threshold)
+        pipeline = HandPipeline.create(args.weights, backend=args.backend, detector_weights=args.detector,
+                                       max_hands=args.max_hands, presence_threshold=args.presence_threshold)
         smoothing = None if args.no_smooth else OneEuroParams(args.min_cutoff, args.beta, args.d_cutoff)
-        tracker = HandTracker(estimator, args.max_hands, smoothing, args.roi_scale)
+        tracker = HandTracker(pipeline, args.max_hands, smoothing, args.roi_scale, args.redetect_every)
         first = source.read()
         if first is None:
             raise HandposeError(f"{source.name}: no frames")

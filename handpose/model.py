@@ -153,9 +153,13 @@ class SimpleBaseline(nn.Module):
     """Encoder + ``num_deconv`` x (ConvTranspose2d 4x4 stride 2, BN, ReLU) + 1x1 conv to heatmaps.
 
     The article's model: a ResNet, 3 deconvolutions of 256 filters, so heatmaps at stride 4.
+    ``handedness=True`` adds a linear classifier on the globally average-pooled encoder features (the
+    logit that the hand is a right hand, see handedness.py); it is off by default, and ``forward`` returns
+    heatmaps only either way, so training and existing checkpoints are untouched.
     """
 
-    def __init__(self, arch: str = "resnet18", num_joints: int = 21, head_width: int = 256, num_deconv: int = 3):
+    def __init__(self, arch: str = "resnet18", num_joints: int = 21, head_width: int = 256, num_deconv: int = 3,
+                 handedness: bool = False):
         super().__init__()
         if arch not in ENCODERS:
             raise ValueError(f"unknown arch {arch!r}; choose one of {', '.join(ENCODERS)}")
@@ -182,16 +186,26 @@ class SimpleBaseline(nn.Module):
                 nn.init.zeros_(m.bias)
         nn.init.normal_(self.final_layer.weight, std=0.001)
         nn.init.zeros_(self.final_layer.bias)
+        self.handedness = nn.Linear(self.backbone.out_channels, 1) if handedness else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.final_layer(self.deconv_layers(self.backbone(x)))
+
+    def forward_all(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Heatmaps and the right-hand logit (N,), None without the handedness head; one encoder pass."""
+        features = self.backbone(x)
+        heatmaps = self.final_layer(self.deconv_layers(features))
+        if self.handedness is None:
+            return heatmaps, None
+        return heatmaps, self.handedness(features.mean(dim=(2, 3))).squeeze(1)
 
 
 PoseResNet = SimpleBaseline  # the article's name for the ResNet variant
 
 
-def build_model(arch: str = "resnet18", num_joints: int = 21, head_width: int = 256, num_deconv: int = 3) -> SimpleBaseline:
-    return SimpleBaseline(arch, num_joints, head_width, num_deconv)
+def build_model(arch: str = "resnet18", num_joints: int = 21, head_width: int = 256, num_deconv: int = 3,
+                handedness: bool = False) -> SimpleBaseline:
+    return SimpleBaseline(arch, num_joints, head_width, num_deconv, handedness)
 
 
 def load_backbone_weights(model: SimpleBaseline, path: str) -> tuple[int, list[str]]:

@@ -1,7 +1,11 @@
 """ONNX: export a model (dynamic batch and size), run it with ONNX Runtime, quantise it to int8.
 
 An exported file carries the model's info (input size, sigma, padding, ...) in its metadata, so an .onnx
-file alone is enough to build an estimator.
+file alone is enough to build an estimator. A model with the handedness head (model.py) is exported with a
+second output, ``handedness``: the right-hand logit per crop (N,).
+
+This module sits below export.py (which imports it, never the other way round): the calibration crops of
+the int8 quantisation live here because both the cached on-the-fly int8 file and `handpose export --int8` need them.
 """
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ import torch
 from .errors import HandposeError
 from .io import atomic_write
 
-INPUT, OUTPUT = "image", "heatmaps"
+INPUT, OUTPUT, HANDEDNESS = "image", "heatmaps", "handedness"
 OPSET = 17
 META_KEY = "handpose"
 
@@ -29,16 +33,31 @@ def onnx_bytes(model: torch.nn.Module, info: dict) -> bytes:
 
     size = info["input_size"]
     buf = io.BytesIO()
+    outputs, axes = [OUTPUT], {INPUT: {0: "batch", 2: "height", 3: "width"}, OUTPUT: {0: "batch", 2: "h", 3: "w"}}
+    if getattr(model, "handedness", None) is not None:
+        model, info = _BothOutputs(model), {**info, "handedness": True}
+        outputs.append(HANDEDNESS)
+        axes[HANDEDNESS] = {0: "batch"}
     with warnings.catch_warnings():  # the TorchScript exporter announces its deprecation on every call
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            model.eval(), torch.zeros(1, 3, size, size), buf, input_names=[INPUT], output_names=[OUTPUT],
-            dynamic_axes={INPUT: {0: "batch", 2: "height", 3: "width"}, OUTPUT: {0: "batch", 2: "h", 3: "w"}},
-            opset_version=OPSET, dynamo=False,
+            model.eval(), torch.zeros(1, 3, size, size), buf, input_names=[INPUT], output_names=outputs,
+            dynamic_axes=axes, opset_version=OPSET, dynamo=False,
         )
     proto = onnx.load_from_string(buf.getvalue())
     _set_info(proto, info)
     return proto.SerializeToString()
+
+
+class _BothOutputs(torch.nn.Module):
+    """The model's ``forward_all`` as its forward, so the exporter traces both outputs."""
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.model.forward_all(x)
 
 
 def _set_info(proto, info: dict) -> None:
@@ -82,7 +101,6 @@ def _cached_int8(fp32_path: Path, weights: Path, model: torch.nn.Module, info: d
     if int8_path.is_file():
         return int8_path
     from .datasets import MINI_EXAMPLE
-    from .export import calibration_crops
 
     if not MINI_EXAMPLE.is_dir():
         raise HandposeError(f"backend onnx-int8 calibrates on {MINI_EXAMPLE}, which is not here: make the int8 "
@@ -121,9 +139,41 @@ class OnnxBackend:
             raise HandposeError(f"{model}: not a handpose ONNX export (no '{META_KEY}' metadata); "
                                 "make one with `handpose export --format onnx`")
         self.info = json.loads(meta[META_KEY])
+        self.has_handedness = HANDEDNESS in {o.name for o in self.session.get_outputs()}
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         return self.session.run([OUTPUT], {INPUT: np.ascontiguousarray(batch, np.float32)})[0]
+
+    def run_all(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Heatmaps and the right-hand logits (N,), None when the export has no handedness output."""
+        if not self.has_handedness:
+            return self(batch), None
+        heatmaps, logits = self.session.run([OUTPUT, HANDEDNESS], {INPUT: np.ascontiguousarray(batch, np.float32)})
+        return heatmaps, logits
+
+
+def calibration_crops(root: str | Path, info: dict) -> np.ndarray:
+    """Normalised crops the estimator would make from a FreiHAND-layout folder: tight hand boxes (both
+    splits) and the whole images (the hand finder's first pass), each also mirrored."""
+    from .datasets import load_freihand, read_rgb
+    from .transforms import box_to_center_size, crop_affine, normalize, warp
+
+    records = []
+    for split in ("training", "evaluation"):
+        if (Path(root) / f"{split}_K.json").is_file():
+            records += load_freihand(root, split, box="keypoints", padding=1.0, versions=1)
+    if not records:
+        raise HandposeError(f"{root}: no FreiHAND-layout samples for calibration")
+    size = (info["input_size"], info["input_size"])
+    crops = []
+    for r in records:
+        image = read_rgb(r.image)
+        h, w = image.shape[:2]
+        for box, pad in ((r.box, info["padding"]), (np.array([0, 0, w, h], np.float32), 1.0)):
+            c, side = box_to_center_size(box, pad)
+            crop = normalize(warp(image, crop_affine(c, side, size), size))
+            crops += [crop, np.ascontiguousarray(crop[..., ::-1])]
+    return np.stack(crops)
 
 
 def quantize_int8(fp32_path: str | Path, out_path: str | Path, calibration: np.ndarray) -> None:

@@ -1,6 +1,12 @@
 """Hand tracking as MediaPipe Hands does it: the crop for the next frame comes from this frame's keypoints,
-and the (slow) hand finder runs only when fewer hands than wanted are tracked, i.e. at the start and after
-a track is lost (its presence score fell below the threshold). A frame without a hand shows none.
+and the (slow) search for new hands (the pipeline's detector, or the pose model as finder without one) runs
+only when fewer hands than wanted are tracked: at once when no hand is tracked or a track was just lost (its
+presence score fell below the threshold, or it left the frame), otherwise at most every ``redetect_every``
+frames while below ``max_hands``. A frame without a hand shows none.
+
+A new hand that overlaps a tracked one (IoU over the pipeline's ``duplicate_iou``) is that hand, not a new
+one; two tracks that settle on the same hand are merged (the older one stays). Handedness is averaged over a
+track's frames (an exponential mean of the right-hand probability), so the label does not flicker.
 """
 from __future__ import annotations
 
@@ -9,8 +15,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .inference import Hand, PoseEstimator
+from .inference import Hand, PoseEstimator, side_of
+from .pipeline import HandPipeline, box_iou
 from .smoothing import OneEuroFilter, OneEuroParams
+
+HANDEDNESS_MEMORY = 0.8  # weight of the past in a track's right-hand probability
 
 
 @dataclass
@@ -20,44 +29,58 @@ class Track:
     keypoints: np.ndarray  # (21, 2) what is shown: smoothed when smoothing is on
     filter: OneEuroFilter | None
     frames: int = 1  # frames tracked so far
+    p_right: float | None = None  # the track's right-hand probability, averaged over its frames
+
+    def observe_handedness(self) -> None:
+        if self.hand.handedness is None:
+            return
+        p = self.hand.handedness_score if self.hand.handedness == "right" else 1.0 - self.hand.handedness_score
+        self.p_right = p if self.p_right is None else HANDEDNESS_MEMORY * self.p_right + (1 - HANDEDNESS_MEMORY) * p
+
+    @property
+    def handedness(self) -> tuple[str | None, float | None]:
+        return side_of(self.p_right) if self.p_right is not None else (None, None)
+
+    @property
+    def shown(self) -> Hand:
+        """The hand as shown: smoothed keypoints, the track's handedness."""
+        side, p = self.handedness
+        return Hand(self.keypoints, self.hand.scores, self.hand.score, self.hand.box, side, p)
 
     def to_json(self) -> dict:
-        d = Hand(self.keypoints, self.hand.scores, self.hand.score, self.hand.box).to_json()
-        return {"id": self.id, **d}
+        return {"id": self.id, **self.shown.to_json()}
 
 
 @dataclass
 class StepInfo:
     """What the last ``update`` did, for the overlay and the summary."""
 
-    found: bool = False  # the hand finder ran
+    found: bool = False  # the search for new hands (detector or finder) ran
     lost: int = 0  # tracks dropped this frame
     ms: dict = field(default_factory=lambda: {"find": 0.0, "track": 0.0, "smooth": 0.0})
 
 
-def _overlaps(a: np.ndarray, b: np.ndarray) -> bool:
-    """Boxes (x, y, w, h) that mostly cover each other (the same hand found twice)."""
-    x0, y0 = max(a[0], b[0]), max(a[1], b[1])
-    x1, y1 = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
-    inter = max(0.0, x1 - x0) * max(0.0, y1 - y0)
-    smaller = max(1e-6, min(a[2] * a[3], b[2] * b[3]))
-    return inter / smaller > 0.5
-
-
 class HandTracker:
-    """``update(frame_rgb, t)`` -> the hands in this frame. ``smoothing`` None turns the One Euro filter off.
-    ``roi_scale`` grows the keypoints' box before it becomes the next crop, so a hand that moves between
-    frames stays inside it."""
+    """``update(frame_rgb, t)`` -> the hands in this frame. ``pipeline``: a HandPipeline (its detector finds
+    new hands) or a PoseEstimator (the pose model finds them, as before the detector). ``smoothing`` None
+    turns the One Euro filter off. ``roi_scale`` grows the keypoints' box before it becomes the next crop,
+    so a hand that moves between frames stays inside it. ``redetect_every`` (K): while some but fewer than
+    ``max_hands`` hands are tracked, look for the missing ones at most every K frames."""
 
-    def __init__(self, estimator: PoseEstimator, max_hands: int = 1, smoothing: OneEuroParams | None = OneEuroParams(),
-                 roi_scale: float = 1.1):
-        self.estimator = estimator
+    def __init__(self, pipeline: HandPipeline | PoseEstimator, max_hands: int = 1,
+                 smoothing: OneEuroParams | None = OneEuroParams(), roi_scale: float = 1.1, redetect_every: int = 5):
+        if not isinstance(pipeline, HandPipeline):
+            pipeline = HandPipeline(pipeline, detector=None, max_hands=max_hands, mask_scale=roi_scale)
+        self.pipeline = pipeline
+        self.estimator = pipeline.estimator
         self.max_hands = max_hands
         self.smoothing = smoothing
         self.roi_scale = roi_scale
+        self.redetect_every = max(1, redetect_every)
         self.tracks: list[Track] = []
         self.info = StepInfo()
         self._next_id = 0
+        self._since_search = 0  # frames since the last search for new hands
 
     def reset(self) -> None:
         self.tracks = []
@@ -75,43 +98,46 @@ class HandTracker:
         return (hand.score >= self.estimator.presence_threshold and 0 <= cx < shape[1] and 0 <= cy < shape[0]
                 and max(w, h) >= 8)
 
+    def _search_due(self, lost: int) -> bool:
+        if len(self.tracks) >= self.max_hands:
+            return False
+        return not self.tracks or lost > 0 or self._since_search >= self.redetect_every
+
     def update(self, frame_rgb: np.ndarray, t: float) -> list[Track]:
         info = StepInfo()
-        # Track: one crop per tracked hand, from last frame's keypoints.
+        # Track: one crop per tracked hand, from last frame's keypoints, all in one batch.
         t0 = time.perf_counter()
         if self.tracks:
             hands = self.estimator.estimate(frame_rgb, [self.roi(tr.hand) for tr in self.tracks])
-            kept = []
-            for tr, hand in zip(self.tracks, hands):
-                if self._valid(hand, frame_rgb.shape):
+            kept: list[Track] = []
+            for tr, hand in zip(self.tracks, hands):  # oldest first: a duplicate of an older track goes
+                if self._valid(hand, frame_rgb.shape) and all(
+                        box_iou(hand.box, k.hand.box) <= self.pipeline.duplicate_iou for k in kept):
                     tr.hand, tr.frames = hand, tr.frames + 1
                     kept.append(tr)
             info.lost = len(self.tracks) - len(kept)
             self.tracks = kept  # a lost track takes its filter with it: a re-found hand starts afresh
         t1 = time.perf_counter()
-        # Find: only while fewer hands are tracked than wanted.
-        if len(self.tracks) < self.max_hands:
+        # Find: only while fewer hands are tracked than wanted, and not on every frame.
+        self._since_search += 1
+        if self._search_due(info.lost):
             info.found = True
-            image = frame_rgb
-            if self.tracks:  # hide the hands already tracked so the finder looks elsewhere
-                image = frame_rgb.copy()
-                fill = np.median(frame_rgb.reshape(-1, 3), axis=0).astype(np.uint8)
-                for tr in self.tracks:
-                    x, y, w, h = (int(round(v)) for v in self.roi(tr.hand))
-                    image[max(0, y):max(0, y + h), max(0, x):max(0, x + w)] = fill
-            for hand in self.estimator.find_hands(image, self.max_hands - len(self.tracks)):
-                if not self._valid(hand, frame_rgb.shape) or any(_overlaps(hand.box, tr.hand.box) for tr in self.tracks):
+            self._since_search = 0
+            known = [tr.hand.box for tr in self.tracks]
+            for hand in self.pipeline.find_new([frame_rgb], [known], self.max_hands - len(self.tracks))[0]:
+                if not self._valid(hand, frame_rgb.shape):
                     continue
                 flt = OneEuroFilter(self.smoothing) if self.smoothing is not None else None
                 self.tracks.append(Track(self._next_id, hand, hand.keypoints, flt))
                 self._next_id += 1
         t2 = time.perf_counter()
-        # Smooth: per joint coordinate, speed measured in hand sizes.
+        # Smooth: per joint coordinate, speed measured in hand sizes; handedness averaged over the track.
         for tr in self.tracks:
             if tr.filter is not None:
                 tr.keypoints = tr.filter(tr.hand.keypoints, t, float(max(tr.hand.box[2:])))
             else:
                 tr.keypoints = tr.hand.keypoints
+            tr.observe_handedness()
         t3 = time.perf_counter()
         info.ms = {"find": (t2 - t1) * 1e3, "track": (t1 - t0) * 1e3, "smooth": (t3 - t2) * 1e3}
         self.info = info

@@ -71,7 +71,8 @@ def load_model(path: str | Path | None = None) -> tuple[SimpleBaseline, dict]:
     else:
         raise HandposeError(f"{path}: unknown weights format (expected .safetensors or .pt)")
     try:
-        model = build_model(info["arch"], info["num_joints"], info.get("head_width", 256), info.get("num_deconv", 3))
+        model = build_model(info["arch"], info["num_joints"], info.get("head_width", 256), info.get("num_deconv", 3),
+                            handedness=bool(info.get("handedness", False)))  # the optional head (handedness.py)
         model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     except (KeyError, RuntimeError) as e:
         raise HandposeError(f"{path}: weights do not fit the model they describe ({str(e).splitlines()[0]})") from None

@@ -42,7 +42,7 @@ def frame_count(path) -> tuple[int, float, tuple[int, int]]:
 def test_headless_video_keeps_every_frame_and_writes_a_json_line_each(video, model, tmp_path, capsys):
     out, js = tmp_path / "out.mp4", tmp_path / "out.jsonl"
     rc = cli(["live", "--source", str(video.path), "--weights", str(model), "--no-display",
-              "--output", str(out), "--json", str(js), "--presence-threshold", "0"])
+              "--output", str(out), "--json", str(js), "--presence-threshold", "0", "--max-hands", "1"])
     assert rc == 0
     n_in, fps_in, size_in = frame_count(video.path)
     assert n_in == len(video.labels) == 20
@@ -55,7 +55,7 @@ def test_headless_video_keeps_every_frame_and_writes_a_json_line_each(video, mod
         for h in l["hands"]:  # threshold 0: every frame has its hand
             assert len(h["keypoints"]) == 21 and all(len(k) == 3 for k in h["keypoints"])
             assert len(h["box"]) == 4 and 0 <= h["score"] <= 1.5
-    assert all(len(l["hands"]) == 1 for l in lines)
+    assert all(len(l["hands"]) == 1 for l in lines)  # --max-hands 1 (threshold 0 would make a 2nd hand anywhere)
     summary = capsys.readouterr().out
     assert f"frames {n_in}, with a hand {n_in}" in summary and "mean FPS" in summary and "p99" in summary
     assert not list(tmp_path.glob(".*tmp*"))  # no temporary files left behind

@@ -21,6 +21,7 @@ from torch import nn
 
 from handpose.inference import PoseEstimator
 from handpose.model import build_model
+from handpose.pipeline import HandPipeline
 from handpose.web.app import create_app
 from handpose.web.serve import serving
 from handpose.weights import save_release
@@ -74,7 +75,9 @@ def post_file(client, data: bytes, name: str = "hand.jpg", field: str = "image",
 
 
 def expected(estimator, rgb: np.ndarray) -> list[dict]:
-    return [h.to_json() for h in estimator(rgb)]
+    """What the app should answer: the pipeline it wraps around the estimator (no detector weights here, so
+    the pose model finds up to 2 hands itself)."""
+    return [h.to_json() for h in HandPipeline(estimator, detector=None, max_hands=2)(rgb)]
 
 
 # -- the API --------------------------------------------------------------------------------------------
@@ -223,7 +226,8 @@ def test_form_post_returns_the_result_page(client, estimator):
     r = post_file(client, data, "00000000.jpg", url="/")
     assert r.status_code == 200 and r.mimetype == "text/html"
     page = r.get_data(as_text=True)
-    assert page.count("<tr><td>") == 21  # the coordinate table: one row per joint
+    hands = expected(estimator, pil_rgb(data))
+    assert hands and page.count("<tr><td>") == 21 * len(hands)  # a coordinate table per hand: one row per joint
     drawn = re.search(r'id="result-image" src="data:image/jpeg;base64,([^"]+)"', page).group(1)
     assert Image.open(io.BytesIO(base64.b64decode(drawn))).size == (512, 512)  # the 256 px crop, enlarged
     link = re.search(r'id="json-link" href="data:application/json;base64,([^"]+)" download="00000000.json"', page)

@@ -34,8 +34,8 @@ class ModelRunner:
     """One shared estimator behind a lock: a request that finds the model busy waits its turn (the server's
     thread pool bounds how many wait), and the model's memory exists once."""
 
-    def __init__(self, estimator):
-        self.estimator = estimator
+    def __init__(self, pipeline):
+        self.pipeline = pipeline
         self.lock = threading.Lock()
         self.waiting = 0  # requests queued for the model (reported by /api/health)
         self._count = threading.Lock()
@@ -48,7 +48,7 @@ class ModelRunner:
             with self._count:
                 self.waiting -= 1
             t1 = time.perf_counter()
-            hands = self.estimator(rgb, channels="rgb", max_hands=1)
+            hands = self.pipeline(rgb, channels="rgb")
         return hands, (t1 - t0) * 1000, (time.perf_counter() - t1) * 1000
 
 
@@ -60,17 +60,23 @@ def model_name(info: dict, weights=None) -> str:
 
 
 def create_app(estimator=None, max_bytes: int = 1_000_000, max_pixels: int = 16_000_000, weights=None,
-               backend: str = "torch", name: str | None = None) -> Flask:
-    """``estimator``: a ready PoseEstimator, or None to load ``weights`` (None: the bundled default)."""
+               backend: str = "torch", name: str | None = None, max_hands: int = 2, detector="auto") -> Flask:
+    """``estimator``: a ready HandPipeline or PoseEstimator, or None to load ``weights`` (None: the bundled
+    default). A PoseEstimator is wrapped in a HandPipeline with ``detector`` ("auto": the hand detector's
+    default weights when present, else the pose model finds the hands) and ``max_hands``."""
+    from ..pipeline import HandPipeline
+
     if estimator is None:
         from ..inference import PoseEstimator
 
         estimator = PoseEstimator(weights=weights, backend=backend, flip_test=False)
+    pipeline = estimator if isinstance(estimator, HandPipeline) else HandPipeline(estimator, detector, max_hands)
+    estimator = pipeline.estimator
     app = Flask(__name__)
     app.json.sort_keys = False  # the predict JSON reads model, images, time in that order
     app.request_class = InMemoryRequest
     app.config.update(MAX_CONTENT_LENGTH=max_bytes + MULTIPART_SLACK)
-    runner = ModelRunner(estimator)
+    runner = ModelRunner(pipeline)
     info = dict(getattr(estimator, "info", {}))
     model = name or model_name(info, weights)
     limits = {"max_bytes": max_bytes, "max_pixels": max_pixels}
@@ -142,7 +148,7 @@ def create_app(estimator=None, max_bytes: int = 1_000_000, max_pixels: int = 16_
         hand_json = result["images"][0]["hands"]
         return page(result=result, image_url=drawn_data_url(rgb, hands), json_url=json_data_url(result),
                     json_name=Path(result["images"][0]["image"]).stem + ".json",
-                    rows=table_rows(hand_json[0]) if hand_json else [])
+                    tables=[table_rows(h) for h in hand_json])
 
     @app.post("/api/predict")
     def api_predict():
@@ -160,7 +166,8 @@ def create_app(estimator=None, max_bytes: int = 1_000_000, max_pixels: int = 16_
     def api_model():
         return jsonify(model=model, arch=info.get("arch"), input_size=info.get("input_size"),
                        num_joints=info.get("num_joints"), metrics=info.get("metrics", {}), **limits,
-                       skeleton=skeleton_json())
+                       max_hands=pipeline.max_hands, handedness=estimator.has_handedness,
+                       hand_finder=pipeline.finder_name, skeleton=skeleton_json())
 
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException):

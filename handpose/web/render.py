@@ -1,5 +1,5 @@
-"""What the result page shows: the photo with the hand drawn on it (as a data URL: nothing is written to disk),
-the coordinate table rows and the predict JSON as a download link."""
+"""What the result page shows: the photo with every hand drawn on it (as a data URL: nothing is written to
+disk), a coordinate table per hand and the predict JSON as a download link."""
 from __future__ import annotations
 
 import base64
@@ -27,7 +27,7 @@ def drawn_data_url(rgb: np.ndarray, hands: list, quality: int = 90) -> str:
         size = (max(1, round(w * s)), max(1, round(h * s)))
         bgr = cv2.resize(bgr, size, interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
     for hand in hands:
-        draw_hand(bgr, hand.keypoints * s, hand.scores, box=np.asarray(hand.box) * s, label=f"hand {hand.score:.2f}")
+        draw_hand(bgr, hand.keypoints * s, hand.scores, box=np.asarray(hand.box) * s, label=hand.label)
     ok, jpg = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
     return "data:image/jpeg;base64," + base64.b64encode(jpg.tobytes()).decode("ascii")
 

@@ -16,6 +16,9 @@ def add_arguments(p: argparse.ArgumentParser, port: int = 8000) -> None:
                    help="request threads; they share one model, so a request that finds it busy waits its turn")
     p.add_argument("--backend", default="torch", help="inference backend of the estimator")
     p.add_argument("--weights", default=None, help="a .safetensors release or a .pt checkpoint (default: bundled)")
+    p.add_argument("--max-hands", type=int, default=2, help="the most hands reported per photo (default 2)")
+    p.add_argument("--detector", default=None, metavar="WEIGHTS",
+                   help="hand detector weights (default: the bundled ones when present, else the pose model finds hands)")
     p.add_argument("--max-bytes", type=int, default=1_000_000, help="largest accepted upload in bytes (413 above)")
     p.add_argument("--max-pixels", type=int, default=16_000_000,
                    help="largest accepted image in pixels, checked in the header before decoding (400 above)")
@@ -41,9 +44,13 @@ def make_server(app, host: str = "127.0.0.1", port: int = 0, workers: int = 4, m
 def run(args: argparse.Namespace) -> int:
     from .app import create_app
 
-    if args.workers < 1 or args.max_bytes < 1 or args.max_pixels < 1:
-        raise HandposeError("--workers, --max-bytes and --max-pixels must be positive")
-    app = create_app(weights=args.weights, backend=args.backend, max_bytes=args.max_bytes, max_pixels=args.max_pixels)
+    from ..pipeline import HandPipeline
+
+    if args.workers < 1 or args.max_bytes < 1 or args.max_pixels < 1 or args.max_hands < 1:
+        raise HandposeError("--workers, --max-bytes, --max-pixels and --max-hands must be positive")
+    pipeline = HandPipeline.create(args.weights, backend=args.backend, detector_weights=args.detector,
+                                   max_hands=args.max_hands)
+    app = create_app(pipeline, weights=args.weights, max_bytes=args.max_bytes, max_pixels=args.max_pixels)
     try:
         server = make_server(app, args.host, args.port, args.workers, args.max_bytes)
     except OSError as e:

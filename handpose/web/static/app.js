@@ -124,12 +124,17 @@ async function sendFrame() {
       const hands = data.images[0].hands;
       drawHands(hands, w, h, 1 / s);
       status.textContent = `frames: ${frames}, ${Math.round(performance.now() - started)} ms a frame, ` +
-        (hands.length ? `hand score ${hands[0].score.toFixed(2)}` : "no hand");
+        (hands.length ? hands.map((hd) => `${handLabel(hd)}, hand score ${hd.score.toFixed(2)}`).join("; ") : "no hand");
     } catch (err) {
       status.textContent = `frame not processed: ${err.message}`;
     }
   }
   timer = setTimeout(sendFrame, Math.max(0, FRAME_INTERVAL_MS - (performance.now() - started)));
+}
+
+// "left 0.93" (the side and its probability), or "hand" when the model has no handedness head.
+function handLabel(hand) {
+  return hand.handedness ? `${hand.handedness} ${hand.handedness_score.toFixed(2)}` : "hand";
 }
 
 function drawHands(hands, w, h, scale) {
@@ -149,5 +154,12 @@ function drawHands(hands, w, h, scale) {
       ctx.fillStyle = skeleton.joint_colors[i];
       ctx.beginPath(); ctx.arc(x, y, r, 0, 2 * Math.PI); ctx.fill();
     });
+    const [bx, by] = [hand.box[0] * scale, hand.box[1] * scale];
+    ctx.font = `${Math.round(r * 4)}px system-ui, sans-serif`;
+    ctx.lineWidth = 3;
+    ctx.strokeStyle = "#000";
+    ctx.fillStyle = "#ff0";
+    ctx.strokeText(handLabel(hand), bx, Math.max(by - r, r * 4));
+    ctx.fillText(handLabel(hand), bx, Math.max(by - r, r * 4));
   }
 }

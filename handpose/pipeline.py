@@ -1,0 +1,205 @@
+"""The one place that wires the stages of the top-down pipeline, for photos and (through tracking.py) video:
+
+    detect (or, without detector weights, find with the pose model) -> a square crop per box -> pose for all
+    hands in one batch -> keypoints mapped back -> handedness (from the pose model's optional head)
+
+The detector is anything callable as ``detector(image_rgb) -> [objects with .box (x, y, w, h, image pixels:
+a tight keypoint box, as the pose model's training boxes) and .score]``, sorted by score, NMS done:
+``handpose.detect.HandDetector`` or a stand-in (tests inject one). Until detector weights exist the pipeline
+falls back to the pose model as its own finder (find_hand.py: one hand per pass; for more hands the hands
+already found are masked out and the finder runs again) and says so once.
+
+A detection whose box overlaps an accepted hand by more than ``duplicate_iou`` (IoU) is the same hand, not a
+new one; so is a hand whose estimated keypoint box overlaps an accepted one that much (two crops that settled
+on the same hand). The pose model's presence score still decides whether a detected hand is reported.
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+from typing import Protocol, Sequence
+
+import numpy as np
+
+from .errors import HandposeError
+from .find_hand import FinderSettings, find_hands
+from .inference import Hand, PoseEstimator, to_rgb
+
+
+class DetectionLike(Protocol):
+    box: np.ndarray  # (4,) x, y, w, h in image pixels
+    score: float
+
+
+class Detector(Protocol):
+    def __call__(self, image_rgb: np.ndarray) -> Sequence[DetectionLike]: ...
+
+
+_said: set[str] = set()
+
+
+def say_once(message: str) -> None:
+    """A note on stderr, once per process (a live run or a server would repeat it on every frame)."""
+    if message not in _said:
+        _said.add(message)
+        print(f"handpose: {message}", file=sys.stderr)
+
+
+def load_detector(weights=None, threads: int | None = None) -> Detector | None:
+    """The hand detector, or None (after a note) when it is not available: no ``handpose.detect`` package
+    yet, or no default detector weights. Detector weights named explicitly must exist (HandposeError)."""
+    try:
+        from .detect import HandDetector
+    except ModuleNotFoundError as e:
+        if e.name != f"{__package__}.detect":  # a missing dependency inside the detector: not ours to hide
+            raise
+        if weights is not None:
+            raise HandposeError(f"--detector {weights}: this installation has no hand detector (handpose.detect)") from None
+        reason = "this installation has no handpose.detect"
+    else:
+        try:
+            return HandDetector(weights=weights, threads=threads)
+        except HandposeError as e:
+            if weights is not None:
+                raise
+            reason = str(e)
+    say_once(f"no hand detector ({reason}); finding hands with the pose model itself (slower, one hand per pass)")
+    return None
+
+
+def box_iou(a, b) -> float:
+    """Intersection over union of two (x, y, w, h) boxes."""
+    ix = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    return float(inter / max(a[2] * a[3] + b[2] * b[3] - inter, 1e-9))
+
+
+def grow(box, scale: float) -> np.ndarray:
+    """``box`` (x, y, w, h) scaled about its centre."""
+    x, y, w, h = (float(v) for v in box)
+    return np.array([x + w / 2 - w * scale / 2, y + h / 2 - h * scale / 2, w * scale, h * scale], np.float32)
+
+
+def mask_boxes(image_rgb: np.ndarray, boxes, scale: float = 1.1) -> np.ndarray:
+    """A copy with each box (grown by ``scale``) filled with the image's median colour: the finder then
+    looks elsewhere."""
+    out = image_rgb.copy()
+    fill = np.median(image_rgb.reshape(-1, 3), axis=0).astype(np.uint8)
+    for b in boxes:
+        x, y, w, h = (int(round(v)) for v in grow(b, scale))
+        out[max(0, y):max(0, y + h), max(0, x):max(0, x + w)] = fill
+    return out
+
+
+class HandPipeline:
+    """Hands of photos (``__call__``, ``predict_many``) and new hands for a tracker (``find_new``).
+
+    ``detector``: a Detector, None (the pose model finds the hands), or "auto" (``handpose.detect`` with its
+    default weights when present, otherwise None, with a note). ``max_hands``: the most hands per image."""
+
+    def __init__(self, estimator: PoseEstimator, detector: Detector | None | str = "auto", max_hands: int = 2,
+                 duplicate_iou: float = 0.4, mask_scale: float = 1.1):
+        if max_hands < 1:
+            raise HandposeError(f"max_hands must be at least 1, got {max_hands}")
+        self.estimator = estimator
+        self.detector = load_detector() if isinstance(detector, str) and detector == "auto" else detector
+        self.max_hands = max_hands
+        self.duplicate_iou = duplicate_iou
+        self.mask_scale = mask_scale
+
+    @classmethod
+    def create(cls, weights=None, backend: str = "torch", detector_weights=None, use_detector: bool = True,
+               max_hands: int = 2, flip_test: bool = False, threads: int | None = None,
+               presence_threshold: float = 0.2) -> HandPipeline:
+        """The pose model (see PoseEstimator) and the detector (``detector_weights``; None: its default weights
+        if present, else the pose-model finder; ``use_detector=False``: always the finder)."""
+        estimator = PoseEstimator(weights, backend=backend, flip_test=flip_test, threads=threads,
+                                  presence_threshold=presence_threshold)
+        detector = load_detector(detector_weights, threads) if use_detector else None
+        return cls(estimator, detector, max_hands)
+
+    @property
+    def finder_name(self) -> str:
+        return "detector" if self.detector is not None else "pose-model finder"
+
+    # -- photos ------------------------------------------------------------------------------------------
+    def __call__(self, image, box=None, channels: str = "rgb", max_hands: int | None = None) -> list[Hand]:
+        rgb = to_rgb(image, channels)
+        return self.predict_many([rgb], None if box is None else [box], max_hands)[0]
+
+    def predict_many(self, images_rgb: list[np.ndarray], boxes: list | None = None,
+                     max_hands: int | None = None) -> list[list[Hand]]:
+        """Hands of several RGB images, every pose pass batched across them. ``boxes``: one box (x, y, w, h)
+        or None per image; a given box is one hand, the other images go through detection."""
+        n = self.max_hands if max_hands is None else max_hands
+        out: list[list[Hand] | None] = [None] * len(images_rgb)
+        given = [(i, np.asarray(b, np.float32)) for i, b in enumerate(boxes or []) if b is not None]
+        for (i, _), hand in zip(given, self.estimator.estimate_many([(images_rgb[i], b) for i, b in given])):
+            out[i] = [hand]
+        free = [i for i, o in enumerate(out) if o is None]
+        if free:
+            found = self.find_new([images_rgb[i] for i in free], [[] for _ in free], n)
+            for i, hands in zip(free, found):
+                out[i] = hands
+        return out
+
+    # -- new hands (photos, and tracking when hands are missing) ------------------------------------------
+    def find_new(self, images_rgb: list[np.ndarray], known: list[list[np.ndarray]], want: int) -> list[list[Hand]]:
+        """Up to ``want`` hands per image that are not one of its ``known`` boxes (hands already tracked)."""
+        if want < 1 or not images_rgb:
+            return [[] for _ in images_rgb]
+        if self.detector is not None:
+            return self._detect(images_rgb, known, want)
+        return self._find(images_rgb, known, want)
+
+    def _is_new(self, box, accepted) -> bool:
+        return all(box_iou(box, b) <= self.duplicate_iou for b in accepted)
+
+    def _detect(self, images, known, want) -> list[list[Hand]]:
+        jobs: list[tuple[int, np.ndarray]] = []
+        for i, image in enumerate(images):
+            taken = [np.asarray(b, np.float32) for b in known[i]]
+            picked = 0
+            for det in self.detector(image):  # sorted by score
+                box = np.asarray(det.box, np.float32).reshape(4)
+                if picked == want:
+                    break
+                if box[2] > 0 and box[3] > 0 and self._is_new(box, taken):
+                    jobs.append((i, box))
+                    taken.append(box)
+                    picked += 1
+        hands = self.estimator.estimate_many([(images[i], b) for i, b in jobs])  # every hand, one batch
+        out: list[list[Hand]] = [[] for _ in images]
+        accepted = [list(map(np.asarray, k)) for k in known]
+        for (i, _), hand in sorted(zip(jobs, hands), key=lambda jh: -jh[1].score):
+            if hand.score >= self.estimator.presence_threshold and self._is_new(hand.box, accepted[i]):
+                out[i].append(hand)
+                accepted[i].append(hand.box)
+        return out
+
+    def _find(self, images, known, want) -> list[list[Hand]]:
+        """The pose model as finder: one hand per pass and image, the hands known or found so far masked out.
+        Only the first pass searches windows when the whole image shows nothing (find_hand.py): a further
+        hand is looked for once, cheaply."""
+        est = self.estimator
+        out: list[list[Hand]] = [[] for _ in images]
+        accepted = [list(map(np.asarray, k)) for k in known]
+        todo = list(range(len(images)))
+        settings = est.finder or FinderSettings()
+        for k in range(want):
+            if not todo:
+                break
+            views = [mask_boxes(images[i], accepted[i], self.mask_scale) if accepted[i] else images[i] for i in todo]
+            found = find_hands(est, views, 1, settings if k == 0 else replace(settings, search=False))
+            still = []
+            for i, hands in zip(todo, found):
+                h, w = images[i].shape[:2]
+                for hand in hands:
+                    cx, cy = hand.box[0] + hand.box[2] / 2, hand.box[1] + hand.box[3] / 2
+                    if 0 <= cx < w and 0 <= cy < h and self._is_new(hand.box, accepted[i]):
+                        out[i].append(hand)
+                        accepted[i].append(hand.box)
+                        still.append(i)
+            todo = still  # an image where a pass found nothing new has no more hands to give
+        return out
