@@ -1,0 +1,86 @@
+"""``HandDetector``: an RGB image -> hands' keypoint boxes with scores (letterbox, one forward, decode, NMS)."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import HandposeError
+from ..transforms import normalize
+from .codec import BoxCodec, invert_affine, letterbox, map_boxes
+from .model import HandDetectorNet
+
+DEFAULT_DETECTOR = Path(__file__).resolve().parents[1] / "weights" / "detector.safetensors"
+
+
+@dataclass
+class Detection:
+    box: np.ndarray  # (4,) float32 x, y, w, h in image pixels: the hand's KEYPOINT box (tight around its 21 joints)
+    score: float  # centre heatmap peak, 0..1
+
+
+def load_detector(path: str | Path | None = None) -> tuple[HandDetectorNet, dict]:
+    """The detector (eval mode, fp32) and its info, from a release (.safetensors + .json) or a training .pt."""
+    path = Path(path) if path is not None else DEFAULT_DETECTOR
+    if not path.is_file():
+        hint = (" Train one with `handpose detect-train --config configs/detector.yaml` and copy the run's "
+                "detector.safetensors and detector.json there, or pass weights=FILE") if path == DEFAULT_DETECTOR else ""
+        raise HandposeError(f"{path}: detector weights file not found.{hint}")
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        info_path = path.with_suffix(".json")
+        if not info_path.is_file():
+            raise HandposeError(f"{path}: its config {info_path.name} is missing beside it")
+        try:
+            info, state = json.loads(info_path.read_text()), load_file(str(path))
+        except Exception as e:
+            raise HandposeError(f"{path}: cannot read detector weights ({e})") from None
+    elif path.suffix == ".pt":
+        from ..checkpoint import load_checkpoint
+        from .train import model_info
+
+        ckpt = load_checkpoint(path)
+        if "model" not in ckpt or "config" not in ckpt:
+            raise HandposeError(f"{path}: not a detector training checkpoint (needs 'model' and 'config')")
+        info, state = model_info(ckpt["config"], ckpt.get("metrics")), ckpt["model"]
+    else:
+        raise HandposeError(f"{path}: unknown weights format (expected .safetensors or .pt)")
+    if info.get("kind") != "hand-detector":
+        raise HandposeError(f"{path}: not hand-detector weights (its config says kind={info.get('kind')!r})")
+    model = HandDetectorNet(info["width"])
+    try:
+        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+    except RuntimeError as e:
+        raise HandposeError(f"{path}: weights do not fit the detector ({str(e).splitlines()[0]})") from None
+    return model.eval().to(memory_format=torch.channels_last), info
+
+
+class HandDetector:
+    """``detector(image_rgb) -> list[Detection]``, best first. ``image_rgb``: uint8 (H, W, 3) RGB."""
+
+    def __init__(self, weights: str | Path | None = None, threads: int | None = None,
+                 score_threshold: float | None = None, max_detections: int = 20, nms_iou: float | None = None):
+        if threads is not None:
+            torch.set_num_threads(threads)
+        self.model, self.info = load_detector(weights)
+        self.codec = BoxCodec(self.info["input_size"], self.info["stride"])
+        self.score_threshold = self.info["score_threshold"] if score_threshold is None else score_threshold
+        self.nms_iou = self.info["nms_iou"] if nms_iou is None else nms_iou
+        self.max_detections = max_detections
+
+    @torch.no_grad()
+    def __call__(self, image_rgb: np.ndarray) -> list[Detection]:
+        image = np.asarray(image_rgb)
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8 or min(image.shape[:2]) < 1:
+            raise HandposeError(f"HandDetector expects a uint8 RGB image (H, W, 3), got {image.dtype} {image.shape}")
+        square, m = letterbox(image, self.codec.input_size)
+        x = torch.from_numpy(normalize(square))[None].contiguous(memory_format=torch.channels_last)
+        heat, offset, size = self.model(x)
+        boxes, scores = self.codec.decode(heat.sigmoid()[0, 0].numpy(), offset[0].numpy(), size[0].numpy(),
+                                          self.score_threshold, top_k=self.max_detections, nms_iou=self.nms_iou)
+        boxes = map_boxes(boxes, invert_affine(m))
+        return [Detection(b.astype(np.float32), float(s)) for b, s in zip(boxes, scores)][:self.max_detections]
