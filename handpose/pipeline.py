@@ -96,10 +96,11 @@ class HandPipeline:
     """Hands of photos (``__call__``, ``predict_many``) and new hands for a tracker (``find_new``).
 
     ``detector``: a Detector, None (the pose model finds the hands), or "auto" (``handpose.detect`` with its
-    default weights when present, otherwise None, with a note). ``max_hands``: the most hands per image."""
+    default weights when present, otherwise None, with a note). ``max_hands``: the most hands per image.
+    ``further_gate``: without a detector, see ``_find``."""
 
     def __init__(self, estimator: PoseEstimator, detector: Detector | None | str = "auto", max_hands: int = 2,
-                 duplicate_iou: float = 0.4, mask_scale: float = 1.1):
+                 duplicate_iou: float = 0.4, mask_scale: float = 1.1, further_gate: float = 0.5):
         if max_hands < 1:
             raise HandposeError(f"max_hands must be at least 1, got {max_hands}")
         self.estimator = estimator
@@ -107,6 +108,7 @@ class HandPipeline:
         self.max_hands = max_hands
         self.duplicate_iou = duplicate_iou
         self.mask_scale = mask_scale
+        self.further_gate = further_gate
 
     @classmethod
     def create(cls, weights=None, backend: str = "torch", detector_weights=None, use_detector: bool = True,
@@ -180,26 +182,38 @@ class HandPipeline:
 
     def _find(self, images, known, want) -> list[list[Hand]]:
         """The pose model as finder: one hand per pass and image, the hands known or found so far masked out.
-        Only the first pass searches windows when the whole image shows nothing (find_hand.py): a further
-        hand is looked for once, cheaply."""
+        A first hand is looked for as find_hand.py does (windows searched when the whole image shows
+        nothing). A further hand (one is already known or found) is looked for cheaply: one whole-image pass,
+        refined only where it already scores at least ``further_gate`` x the presence threshold; on the
+        mini-example a masked photo without a second hand scored at most 0.15 there, and this gate cuts the
+        crops per one-hand photo of max_hands=2 from 4.25 to 3.06 (1.88 with max_hands=1)."""
         est = self.estimator
+        settings = est.finder or FinderSettings()
+        cheap = replace(settings, search=False)
         out: list[list[Hand]] = [[] for _ in images]
         accepted = [list(map(np.asarray, k)) for k in known]
         todo = list(range(len(images)))
-        settings = est.finder or FinderSettings()
-        for k in range(want):
-            if not todo:
-                break
-            views = [mask_boxes(images[i], accepted[i], self.mask_scale) if accepted[i] else images[i] for i in todo]
-            found = find_hands(est, views, 1, settings if k == 0 else replace(settings, search=False))
-            still = []
-            for i, hands in zip(todo, found):
+        for _ in range(want):
+            views = {i: mask_boxes(images[i], accepted[i], self.mask_scale) if accepted[i] else images[i] for i in todo}
+            first = [i for i in todo if not accepted[i]]
+            further = [i for i in todo if accepted[i]]
+            if further:
+                whole = est.estimate_many([(views[i], np.array([0, 0, views[i].shape[1], views[i].shape[0]], np.float32))
+                                           for i in further], padding=settings.whole_padding, size=settings.size)
+                further = [i for i, h in zip(further, whole) if h.score >= self.further_gate * est.presence_threshold]
+            found: list[tuple[int, list[Hand]]] = []
+            for group, how in ((first, settings), (further, cheap)):
+                if group:
+                    found += zip(group, find_hands(est, [views[i] for i in group], 1, how))
+            todo = []
+            for i, hands in found:
                 h, w = images[i].shape[:2]
                 for hand in hands:
                     cx, cy = hand.box[0] + hand.box[2] / 2, hand.box[1] + hand.box[3] / 2
                     if 0 <= cx < w and 0 <= cy < h and self._is_new(hand.box, accepted[i]):
                         out[i].append(hand)
                         accepted[i].append(hand.box)
-                        still.append(i)
-            todo = still  # an image where a pass found nothing new has no more hands to give
+                        todo.append(i)  # an image where a pass found nothing new has no more hands to give
+            if not todo:
+                break
         return out
