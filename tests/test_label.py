@@ -14,7 +14,7 @@ import pytest
 from handpose.datasets import load_coco
 from handpose.errors import HandposeError
 from handpose.label import Calibration, TeacherHand, label_image
-from handpose.label.calibration import fit_offsets, hand_frame
+from handpose.label.calibration import MCP_JOINTS, fit_offsets, hand_frame
 from handpose.skeleton import BONES, JOINT_NAMES
 
 from .conftest import MINI, ROOT
@@ -316,6 +316,9 @@ def test_calibration_fits_hand_frame_offsets_for_both_hands(tmp_path):
     mirrored = t * [-1, 1]
     np.testing.assert_allclose(cal.apply(mirrored), cal.apply(t) * [-1, 1], atol=1e-4)
     assert hand_frame(t)[1] == pytest.approx(np.hypot(*(t[9] - t[0])))
+    # Restricted to the knuckles (the default of --fit-calibration), it moves only them.
+    moved = np.abs(Calibration(true_offsets, joints=MCP_JOINTS).apply(t) - t).max(1) > 1e-4
+    assert set(np.flatnonzero(moved)) == set(MCP_JOINTS)
     cal.save(tmp_path / "cal.json")
     np.testing.assert_allclose(Calibration.load(tmp_path / "cal.json").offsets, true_offsets, atol=1e-5)
     (tmp_path / "bad.json").write_text('{"kind": "handpose-teacher-calibration", "offsets": [[0, 0]]}')

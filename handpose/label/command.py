@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from ..errors import HandposeError
 from .annotate import label_image, match
-from .calibration import Calibration, fit_offsets
+from .calibration import JOINT_SETS, Calibration, fit_offsets
 from .sources import estimated_items, expand, items
 from .teachers import Teacher, load_teacher
 from .writer import Output, read_bgr
@@ -98,7 +98,7 @@ def label(sources: list[str], out: str | Path, teacher: Teacher, options: LabelO
 
 
 def fit_calibration(labels: str | Path, teacher: Teacher, tta: bool = False, limit: int | None = None,
-                    flip_tol: float = 0.08, progress: bool = True) -> Calibration:
+                    flip_tol: float = 0.08, joints: str = "mcp", progress: bool = True) -> Calibration:
     """Fit the teacher's per-joint offset (hand frame) on hand-made COCO keypoint labels. The teacher runs
     as it does when labelling (mirror check, TTA if asked); each label is matched to the nearest hand."""
     from ..datasets import load_coco, read_rgb
@@ -116,7 +116,7 @@ def fit_calibration(labels: str | Path, teacher: Teacher, tta: bool = False, lim
             visible.append(r.visibility)
     offsets = fit_offsets(teacher_kps, label_kps, visible)
     cal = Calibration(offsets, {"teacher": teacher.name, "tta": tta, "fitted_on": str(labels), "hands": len(teacher_kps),
-                                "labels": len(records)})
+                                "labels": len(records)}, JOINT_SETS[joints])
     before = np.mean([np.linalg.norm(t - g, axis=1)[v > 0].mean() for t, g, v in zip(teacher_kps, label_kps, visible)])
     after = np.mean([np.linalg.norm(cal.apply(t) - g, axis=1)[v > 0].mean() for t, g, v in zip(teacher_kps, label_kps, visible)])
     cal.info.update(mean_px_before=round(float(before), 3), mean_px_after_on_fit_set=round(float(after), 3))
@@ -140,6 +140,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fit-calibration", metavar="LABELS.json",
                    help="fit --calibration FILE on these hand-made COCO keypoint labels instead of labelling")
     p.add_argument("--fit-limit", type=int, default=None, help="--fit-calibration: use at most this many labelled hands")
+    p.add_argument("--calibrate-joints", choices=sorted(JOINT_SETS), default="mcp",
+                   help="--fit-calibration: the joints the calibration moves (default mcp: the five knuckles)")
     p.add_argument("--every", type=int, default=1, help="videos: every Nth frame (default 1)")
     p.add_argument("--dup-threshold", type=float, default=2.0,
                    help="videos: skip a frame whose 32x32 grey thumbnail differs from the last kept one by less (mean grey levels, 2.0)")
@@ -156,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
         if args.sources:
             raise HandposeError("--fit-calibration fits a calibration and labels nothing: leave out SOURCE")
         teacher = load_teacher(args.teacher, args.max_hands, weights=args.weights, backend=args.backend)
-        cal = fit_calibration(args.fit_calibration, teacher, args.tta, args.fit_limit, args.flip_tol)
+        cal = fit_calibration(args.fit_calibration, teacher, args.tta, args.fit_limit, args.flip_tol, args.calibrate_joints)
         cal.save(args.calibration)
         print(f"calibration of {teacher.name}{' +tta' if args.tta else ''} fitted on {cal.info['hands']} of "
               f"{cal.info['labels']} labelled hands: mean error {cal.info['mean_px_before']} px -> "
