@@ -16,10 +16,10 @@ COMMANDS = {
     "live": ("handpose.live", "real-time hand pose from a camera or a video"),
     "serve": ("handpose.web.serve", "the web app under a production WSGI server"),
     "demo": ("handpose.demo", "run the default model on the bundled sample images"),
-    "detect-train": ("handpose.detect.train", "train the hand detector from a YAML recipe (configs/detector.yaml)"),
     "train-handedness": ("handpose.handedness", "fit the left/right hand head on a frozen pose model"),
     "synth": ("handpose.synth.cli", "render synthetic hands with exact keypoints"),
     "label": ("handpose.label", "label your own photos and videos with a teacher model"),
+    "detect-train": ("handpose.detect.train", "train the hand detector from a YAML recipe (configs/detector.yaml)"),
 }
 
 

@@ -12,13 +12,22 @@ from handpose.errors import HandposeError
 
 from .conftest import ROOT
 
-CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
+DETECTOR_CONFIGS = [ROOT / "configs" / "detector.yaml"]  # the hand detector's recipes (handpose detect-train)
+CONFIGS = sorted(p for p in (ROOT / "configs").glob("*.yaml") if p not in DETECTOR_CONFIGS)
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
 def test_shipped_recipes_load(path):
     cfg = load_config(path)
     assert cfg["data"]["train"] and cfg["model"]["arch"] in ENCODERS
+
+
+@pytest.mark.parametrize("path", DETECTOR_CONFIGS, ids=lambda p: p.name)
+def test_shipped_detector_recipes_load(path):
+    from handpose.detect.train import load_config as load_detector_config
+
+    cfg = load_detector_config(path)
+    assert cfg["data"]["frames"] and cfg["train"]["epochs"] >= 1
 
 
 def test_overrides_are_parsed_as_yaml_values():
