@@ -3,7 +3,8 @@
     .venv/bin/python bench/compare_mediapipe.py [--weights W] [--data ../shared/data/hgc_dev]
 
 Ours runs on the given crops (the ground-truth keypoints' box, as a tracker would give it) and, for a
-like-for-like row, with its own hand finder on the whole photo. MediaPipe runs in photo mode with its full
+like-for-like row, on the whole photo exactly as `handpose predict` runs it (HandPipeline: ONNX Runtime int8,
+the hand detector when its weights are bundled, else the pose model as finder; the best-scoring hand). MediaPipe runs in photo mode with its full
 landmark model on the whole photo; a photo where it finds no hand is a miss. PCK and AUC count a miss as
 wrong at every threshold; EPE is over the hands found. PCK is normalised by the longer side of the
 ground-truth keypoints' box; AUC is the mean PCK over 0, 1.5, ..., 28.5 px (MMPose's definition).
@@ -23,6 +24,7 @@ from tqdm import tqdm
 from handpose import metrics
 from handpose.datasets import load_freihand, read_rgb
 from handpose.inference import PoseEstimator
+from handpose.pipeline import HandPipeline
 from handpose.transforms import keypoints_box
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,11 +46,11 @@ def score(pred: np.ndarray, found: np.ndarray, seconds: float, gt: np.ndarray) -
     }
 
 
-def run_ours(estimator: PoseEstimator, images: list[np.ndarray], gt: np.ndarray, use_box: bool):
+def run_ours(estimator: PoseEstimator | HandPipeline, images: list[np.ndarray], gt: np.ndarray, use_box: bool):
     preds, found = [], []
     t0 = time.perf_counter()
     for img, g in tqdm(list(zip(images, gt)), desc="ours (box)" if use_box else "ours (finder)", leave=False):
-        hands = estimator.estimate(img, [keypoints_box(g)]) if use_box else estimator.find_hands(img)
+        hands = estimator.estimate(img, [keypoints_box(g)]) if use_box else estimator(img)
         found.append(bool(hands))
         preds.append(hands[0].keypoints if hands else np.zeros((21, 2), np.float32))
     return np.stack(preds), np.array(found), time.perf_counter() - t0
@@ -80,6 +82,7 @@ def main() -> int:
     p.add_argument("--weights", default=None, help="default: the bundled model")
     p.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "hgc_dev"))
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--backend", default="onnx-int8", help="engine of the predict-path row (predict's default)")
     args = p.parse_args()
     import torch
 
@@ -92,7 +95,8 @@ def main() -> int:
     rows["ours, given crop"] = score(*run_ours(estimator, images, gt, use_box=True), gt)
     flip = PoseEstimator(args.weights, flip_test=True)
     rows["ours, given crop, flip test"] = score(*run_ours(flip, images, gt, use_box=True), gt)
-    rows["ours, own hand finder"] = score(*run_ours(estimator, images, gt, use_box=False), gt)
+    pipeline = HandPipeline.create(args.weights, backend=args.backend, max_hands=1, threads=args.threads)
+    rows[f"ours, predict path ({pipeline.finder_name})"] = score(*run_ours(pipeline, images, gt, use_box=False), gt)
     try:
         os.environ.setdefault("GLOG_minloglevel", "2")
         rows["MediaPipe 0.10.14 full"] = score(*run_mediapipe(images), gt)
@@ -100,10 +104,10 @@ def main() -> int:
         print("MediaPipe is not installed (make bench-deps): its row is left out", file=sys.stderr)
     cols = ["found", "EPE", "PCK@0.2", "PCK@0.1", "PCK@0.05", "AUC", "ms/img"]
     print(f"\nhgc_dev: {len(records)} hands, weights: {args.weights or 'bundled default'}\n")
-    print(f"| {'model':30s} | " + " | ".join(f"{c:>8s}" for c in cols) + " |")
-    print(f"|{'-' * 32}|" + "|".join("-" * 10 for _ in cols) + "|")
+    print(f"| {'model':40s} | " + " | ".join(f"{c:>8s}" for c in cols) + " |")
+    print(f"|{'-' * 42}|" + "|".join("-" * 10 for _ in cols) + "|")
     for name, r in rows.items():
-        print(f"| {name:30s} | " + " | ".join(f"{r[c]:8.3f}" if c != "ms/img" else f"{r[c]:8.1f}" for c in cols) + " |")
+        print(f"| {name:40s} | " + " | ".join(f"{r[c]:8.3f}" if c != "ms/img" else f"{r[c]:8.1f}" for c in cols) + " |")
     return 0
 
 
