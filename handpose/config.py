@@ -63,19 +63,24 @@ def deep_merge(base: dict, update: dict, where: str = "") -> dict:
     return out
 
 
+def read_recipe(path: str | Path) -> dict:
+    """A recipe file's top-level mapping, with errors that name the file (missing, malformed, not a mapping)."""
+    path = Path(path)
+    if not path.is_file():
+        raise HandposeError(f"{path}: config file not found")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise HandposeError(f"{path}: malformed YAML ({e})") from None
+    if not isinstance(data, dict):
+        raise HandposeError(f"{path}: expected a mapping at the top level")
+    return data
+
+
 def load_config(path: str | Path | None, overrides: list[str] = ()) -> dict:
     cfg = copy.deepcopy(DEFAULTS)
     if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise HandposeError(f"{path}: config file not found")
-        try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as e:
-            raise HandposeError(f"{path}: malformed YAML ({e})") from None
-        if not isinstance(data, dict):
-            raise HandposeError(f"{path}: expected a mapping at the top level")
-        cfg = deep_merge(cfg, data)
+        cfg = deep_merge(cfg, read_recipe(path))
     for item in overrides:
         if "=" not in item:
             raise HandposeError(f"override {item!r} must look like key.sub=value")

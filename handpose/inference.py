@@ -130,7 +130,6 @@ class PoseEstimator:
         self.backend, self.info = make_backend(weights, backend, threads)
         self.backend_name = backend if backend != "torch" or Path(str(weights)).suffix != ".onnx" else "onnx"
         self.weights = str(weights) if weights is not None else str(DEFAULT_WEIGHTS)
-        size = self.info["input_size"]
         self.codec = HeatmapCodec.for_model(self.info)
         self.padding = self.info["padding"]
         self.flip_test = flip_test

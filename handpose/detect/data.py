@@ -6,7 +6,6 @@ Every sample is drawn from ``numpy.random.default_rng([seed, epoch, index])``, s
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from torch.utils.data import Dataset
 
 from ..backgrounds import hand_mask, random_background
 from ..datasets import HandFreeCrops, load_records, read_rgb
+from ..datasets.base import read_json
 from ..errors import DatasetError
 from ..transforms import normalize
 from .codec import BoxCodec, letterbox, letterbox_matrix, map_boxes
@@ -38,12 +38,7 @@ class PasteHand:
 
 def load_frames(path: str | Path, sources: list[str] | None = None, exclude_sources: list[str] | None = None) -> list[Frame]:
     path = Path(path)
-    if not path.is_file():
-        raise DatasetError(f"{path}: frames file not found")
-    try:
-        data = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise DatasetError(f"{path}: malformed JSON ({e})") from None
+    data = read_json(path, "frames file")
     if not isinstance(data, dict) or not isinstance(data.get("frames"), list):
         raise DatasetError(f"{path}: not a frames file (needs a 'frames' list)")
     frames = []

@@ -25,7 +25,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from ..checkpoint import load_checkpoint, save_checkpoint
-from ..config import _check_types, deep_merge
+from ..config import _check_types, deep_merge, read_recipe
 from ..datasets import HandFreeCrops
 from ..errors import HandposeError
 from ..io import atomic_write, atomic_write_text
@@ -83,16 +83,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def load_config(path: str | Path | None, overrides: list[str] = ()) -> dict:
     cfg = copy.deepcopy(DEFAULTS)
     if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise HandposeError(f"{path}: config file not found")
-        try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as e:
-            raise HandposeError(f"{path}: malformed YAML ({e})") from None
-        if not isinstance(data, dict):
-            raise HandposeError(f"{path}: expected a mapping at the top level")
-        cfg = deep_merge(cfg, data)
+        cfg = deep_merge(cfg, read_recipe(path))
     for item in overrides:
         key, sep, value = item.partition("=")
         *parents, leaf = key.split(".")
