@@ -32,12 +32,31 @@ def server(tmp_path_factory):
         yield url
 
 
+def hand_video(path: Path, frames: int = 30) -> Path:
+    """A Y4M clip (Chromium's fake-camera file format) of a mini-example hand on a 640x480 grey frame."""
+    import cv2
+    import numpy as np
+
+    frame = np.full((480, 640, 3), 120, np.uint8)
+    hand = cv2.imread(str(JPG))
+    frame[112:112 + hand.shape[0], 192:192 + hand.shape[1]] = hand
+    i420 = cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420).tobytes()
+    with open(path, "wb") as f:
+        f.write(b"YUV4MPEG2 W640 H480 F30:1 Ip A1:1 C420jpeg\n")
+        for _ in range(frames):
+            f.write(b"FRAME\n" + i420)
+    return path
+
+
 @pytest.fixture(scope="module")
-def browser():
+def browser(tmp_path_factory):
     from playwright.sync_api import sync_playwright
 
+    # the fake camera shows a real hand, so the live mode has a hand to find (its test pattern has none)
+    video = hand_video(tmp_path_factory.mktemp("camera") / "hand.y4m")
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS, headless=True)
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS + [f"--use-file-for-fake-video-capture={video}"],
+                                    headless=True)
         yield browser
         browser.close()
 

@@ -101,7 +101,8 @@ def test_two_hands_from_an_injected_detector_in_one_batch(plain, with_head, two_
         est.estimate_crops_all = lambda crops: batches.append(len(crops)) or run(crops)
         # the second detection is the first one again, slightly shifted: a duplicate, not a third hand
         det = FakeDetector([boxes[0], boxes[0] + [3, 2, 0, 0], boxes[1]])
-        pipe = HandPipeline(est, det, max_hands=2)
+        # refine=0: the crops of the detections themselves (refine passes re-crop from the keypoints, below)
+        pipe = HandPipeline(est, det, max_hands=2, refine=0)
         (entry,), errors = predict_files(pipe, [str(path)])
         assert errors == [] and det.calls == 1 and batches == [2]  # both hands' crops in one pose batch
         hands = entry["hands"]
@@ -120,6 +121,9 @@ def test_two_hands_from_an_injected_detector_in_one_batch(plain, with_head, two_
                 assert h["handedness"] in ("left", "right") and 0.5 <= h["handedness_score"] <= 1.0
         # max_hands caps what is reported
         assert len(pipe(image, max_hands=1)) == 1
+        batches.clear()
+        refined = HandPipeline(est, FakeDetector(boxes), max_hands=2, refine=2)(image)
+        assert batches == [2, 2, 2] and len(refined) == 2  # each re-crop pass is one batch for both hands
 
 
 def test_cli_without_detector_weights_falls_back_and_says_so_once(plain, two_hands, tmp_path, capsys, monkeypatch):

@@ -75,9 +75,9 @@ def post_file(client, data: bytes, name: str = "hand.jpg", field: str = "image",
 
 
 def expected(estimator, rgb: np.ndarray) -> list[dict]:
-    """What the app should answer: the pipeline it wraps around the estimator (no detector weights here, so
-    the pose model finds up to 2 hands itself)."""
-    return [h.to_json() for h in HandPipeline(estimator, detector=None, max_hands=2)(rgb)]
+    """What the app should answer: the pipeline it wraps around the estimator, with the same detector it loads
+    (the bundled hand detector when its weights are there, else the pose model as finder), up to 2 hands."""
+    return [h.to_json() for h in HandPipeline(estimator, detector="auto", max_hands=2)(rgb)]
 
 
 # -- the API --------------------------------------------------------------------------------------------
