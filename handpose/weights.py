@@ -42,27 +42,31 @@ def save_release(model: SimpleBaseline, info: dict, path: str | Path) -> None:
     atomic_write_json(path.with_suffix(".json"), info)
 
 
+def read_release(path: Path, what: str = "weights") -> tuple[dict, dict]:
+    """A release's config (the .json beside it) and tensors (.safetensors), with errors that name the file."""
+    from safetensors.torch import load_file
+
+    info_path = path.with_suffix(".json")
+    if not info_path.is_file():
+        raise HandposeError(f"{path}: its config {info_path.name} is missing beside it")
+    try:
+        return json.loads(info_path.read_text()), load_file(str(path))
+    except Exception as e:
+        raise HandposeError(f"{path}: cannot read {what} ({e})") from None
+
+
 def load_model(path: str | Path | None = None) -> tuple[SimpleBaseline, dict]:
     """A model in eval mode (fp32) and its info from a .safetensors release or a training checkpoint (.pt)."""
     path = Path(path) if path is not None else DEFAULT_WEIGHTS
     if not path.is_file():
         if path == DEFAULT_WEIGHTS:
             raise HandposeError(
-                f"no default weights at {path}. Train them with `handpose train --config configs/default_stage1.yaml` "
-                "then `--config configs/default.yaml`, and release them with `handpose export --format safetensors "
-                f"--weights runs/default/best.pt {path}`; or pass --weights FILE")
+                f"no default weights at {path}. Train them with `handpose train --config configs/default_v2_stage1.yaml` "
+                "then `--config configs/default_v2.yaml`, and release them with `handpose export --format safetensors "
+                f"--weights runs/default_v2/best.pt {path}`; or pass --weights FILE")
         raise HandposeError(f"{path}: weights file not found")
     if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        info_path = path.with_suffix(".json")
-        if not info_path.is_file():
-            raise HandposeError(f"{path}: its config {info_path.name} is missing beside it")
-        try:
-            info = json.loads(info_path.read_text())
-            state = load_file(str(path))
-        except Exception as e:
-            raise HandposeError(f"{path}: cannot read weights ({e})") from None
+        info, state = read_release(path)
     elif path.suffix in (".pt", ".pth"):
         ckpt = load_checkpoint(path)
         if "model" not in ckpt or "config" not in ckpt:

@@ -1,7 +1,6 @@
 """``HandDetector``: an RGB image -> hands' keypoint boxes with scores (letterbox, one forward, decode, NMS)."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,6 +8,7 @@ import numpy as np
 import torch
 
 from ..errors import HandposeError
+from ..weights import read_release
 from ..transforms import normalize
 from .codec import BoxCodec, invert_affine, letterbox, map_boxes
 from .model import HandDetectorNet
@@ -30,15 +30,7 @@ def load_detector(path: str | Path | None = None) -> tuple[HandDetectorNet, dict
                 "detector.safetensors and detector.json there, or pass weights=FILE") if path == DEFAULT_DETECTOR else ""
         raise HandposeError(f"{path}: detector weights file not found.{hint}")
     if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        info_path = path.with_suffix(".json")
-        if not info_path.is_file():
-            raise HandposeError(f"{path}: its config {info_path.name} is missing beside it")
-        try:
-            info, state = json.loads(info_path.read_text()), load_file(str(path))
-        except Exception as e:
-            raise HandposeError(f"{path}: cannot read detector weights ({e})") from None
+        info, state = read_release(path, "detector weights")
     elif path.suffix == ".pt":
         from ..checkpoint import load_checkpoint
         from .train import model_info
