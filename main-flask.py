@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from handpose.errors import HandposeError
-from handpose.web import serve
+from handpose.apps.web import serve
 
 
 def main() -> int:

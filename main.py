@@ -2,7 +2,7 @@
 import argparse
 import sys
 
-from handpose.cli import main as cli
+from handpose.apps.cli import main as cli
 
 
 def main() -> int:

@@ -21,11 +21,11 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from handpose import metrics
-from handpose.datasets import load_freihand, read_rgb
-from handpose.inference import PoseEstimator
+from handpose.train import metrics
+from handpose.data.datasets import load_freihand, read_rgb
+from handpose.pose.inference import PoseEstimator
 from handpose.pipeline import HandPipeline
-from handpose.transforms import keypoints_box
+from handpose.data.transforms import keypoints_box
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -21,11 +21,11 @@ from tqdm import tqdm
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from handpose import metrics  # noqa: E402
-from handpose.backgrounds import random_background  # noqa: E402
-from handpose.datasets import load_freihand, read_rgb  # noqa: E402
-from handpose.find_hand import FinderSettings, find_hands  # noqa: E402
-from handpose.inference import PoseEstimator  # noqa: E402
+from handpose.train import metrics  # noqa: E402
+from handpose.data.backgrounds import random_background  # noqa: E402
+from handpose.data.datasets import load_freihand, read_rgb  # noqa: E402
+from handpose.pose.find_hand import FinderSettings, find_hands  # noqa: E402
+from handpose.pose.inference import PoseEstimator  # noqa: E402
 
 HGC = ROOT.parent / "shared" / "data" / "hgc_dev"
 

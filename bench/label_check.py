@@ -21,10 +21,10 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from handpose.datasets import load_coco, load_freihand, read_rgb
-from handpose.label import Calibration, MediaPipeTeacher, label_image
-from handpose.label.annotate import match
-from handpose.label.calibration import JOINT_SETS, fit_offsets
+from handpose.data.datasets import load_coco, load_freihand, read_rgb
+from handpose.data.label import Calibration, MediaPipeTeacher, label_image
+from handpose.data.label.annotate import match
+from handpose.data.label.calibration import JOINT_SETS, fit_offsets
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -27,13 +27,13 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from handpose import metrics  # noqa: E402
-from handpose.datasets import load_freihand, read_rgb  # noqa: E402
-from handpose.export import MINI_EXAMPLE, calibration_crops  # noqa: E402
-from handpose.inference import PoseEstimator  # noqa: E402
-from handpose.model import build_model  # noqa: E402
-from handpose.onnx_backend import export_onnx, quantize_int8  # noqa: E402
-from handpose.predict import predict_files  # noqa: E402
+from handpose.train import metrics  # noqa: E402
+from handpose.data.datasets import load_freihand, read_rgb  # noqa: E402
+from handpose.pose.export import MINI_EXAMPLE, calibration_crops  # noqa: E402
+from handpose.pose.inference import PoseEstimator  # noqa: E402
+from handpose.pose.model import build_model  # noqa: E402
+from handpose.pose.onnx_backend import export_onnx, quantize_int8  # noqa: E402
+from handpose.apps.predict import predict_files  # noqa: E402
 from handpose.weights import load_model, save_release  # noqa: E402
 
 HGC = ROOT.parent / "shared" / "data" / "hgc_dev"

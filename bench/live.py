@@ -1,13 +1,25 @@
-"""`handpose live` end to end on made, labelled videos: decode -> find/track -> estimate -> smooth -> draw ->
-encode, per backend; and MediaPipe Hands (tracking mode) on the same videos when it is installed
-(`make bench-deps`).
+"""`handpose live` end to end on made, labelled videos: decode -> detect/track -> estimate -> smooth -> draw ->
+encode, per backend; and MediaPipe Hands (tracking mode) on the same videos in the same run when it is
+installed (`make bench-deps`).
 
-    .venv/bin/python bench/live.py [--weights FILE] [--backends torch onnx] [--threads N]
+    .venv/bin/python bench/live.py [--videos still uci two-hands] [--backends onnx-int8 onnx torch] [--threads N]
+                                   [--max-hands N] [--max-frames N]
 
-Prints one table: FPS, share of labelled frames with a hand found, frames with a hand where none is
-labelled, finder runs, frames to re-find the hand after it comes back, keypoint error (EPE, pixels, and
-as % of the hand's size), and jitter (frame-to-frame keypoint motion, pixels) on the still stretches,
-raw and smoothed. Videos go to a temporary folder and are deleted.
+Videos (handpose/data/video.py): still (a mini-example image panned and zoomed), uci (two uci_hand videos,
+when ../shared/data has them), two-hands (hgc_dev images 13 and 199, one mirrored, pasted into a hand-free
+teacher_hands room, when ../shared/data has them; else mini-example hands in a synthetic room). Both
+pipelines track up to as many hands as the video holds (--max-hands overrides): ours as `handpose live` runs
+(the bundled detector finds new hands, tracking from the keypoints otherwise), MediaPipe with
+max_num_hands the same.
+
+Prints one table: FPS; FPS over MediaPipe full's (model_complexity=1) on the same video; the share of
+labelled hands reported; the share of labelled frames where every labelled hand was reported ("both hands"
+on two-hands); frames with a reported hand that matches no label; detector runs (frames where the search for
+new hands ran, of all frames: the detector, or the pose-model finder where no detector weights exist);
+frames to re-find the hands after they come back; keypoint error (EPE, pixels, and % of the hand's size)
+and jitter (frame-to-frame keypoint motion, pixels) on the still stretches, raw and smoothed. A reported
+hand is a labelled one's when its mean keypoint distance is under half that hand's size (nearest pairs
+first, each used once). Videos go to a temporary folder and are deleted.
 """
 from __future__ import annotations
 
@@ -26,85 +38,124 @@ sys.path.insert(0, str(ROOT))
 
 from handpose.draw import draw_hand  # noqa: E402
 from handpose.errors import HandposeError  # noqa: E402
-from handpose.live import FileSource, VideoOutput, process  # noqa: E402
+from handpose.apps.live import FileSource, VideoOutput, process  # noqa: E402
+from handpose.pipeline import HandPipeline  # noqa: E402
+from handpose.pose.inference import BACKENDS  # noqa: E402
 from handpose.smoothing import jitter  # noqa: E402
 from handpose.tracking import HandTracker  # noqa: E402
-from handpose.video import LabelledVideo, mini_example_video, uci_video  # noqa: E402
+from handpose.data.video import (LabelledVideo, freihand_hands, hand_free_room, mini_example_video,  # noqa: E402
+                                 two_hand_video, uci_video)
 
-UCI = ROOT.parent / "shared" / "data" / "uci_hand"
+SHARED = ROOT.parent / "shared" / "data"
+UCI, HGC, FRAMES = SHARED / "uci_hand", SHARED / "hgc_dev", SHARED / "teacher_hands" / "frames.json"
+VIDEOS = ("still", "uci", "two-hands")
+TWO_HAND_FRAMES = 255  # two_hand_video's default length (3 x 45 still + 2 x 60 moving)
 
 
-def make_videos(folder: Path) -> list[tuple[str, LabelledVideo]]:
-    videos = [("still (mini-example pan/zoom)", mini_example_video(folder / "still.mp4"))]
-    if UCI.exists():
+def make_videos(folder: Path, names: list[str], max_frames: int | None) -> list[tuple[str, LabelledVideo]]:
+    videos = []
+    if "still" in names:
+        videos.append(("still (mini-example pan/zoom)", mini_example_video(folder / "still.mp4")))
+    if "uci" in names:
+        if not UCI.exists():
+            raise HandposeError(f"--videos uci needs {UCI}")
         videos.append(("uci 001 right, 3 seq", uci_video(UCI, folder / "uci_001_right.mp4", "001", "right", 3)))
         videos.append(("uci 040 left, 3 seq", uci_video(UCI, folder / "uci_040_left.mp4", "040", "left", 3)))
+    if "two-hands" in names:
+        # A quick run (--max-frames) gets a video that short, every stretch scaled down, rather than the
+        # first still seconds of the full one.
+        k = min(1.0, max_frames / TWO_HAND_FRAMES) if max_frames else 1.0
+        length = dict(still=max(1, round(45 * k)), move=max(1, round(60 * k)))
+        if HGC.exists() and FRAMES.exists():
+            room, where = hand_free_room(FRAMES)
+            v = two_hand_video(folder / "two.mp4", freihand_hands(HGC, "evaluation", (13, 199)), room, **length)
+            videos.append((f"two hands (hgc_dev 13, 199 in {Path(where.split()[0]).stem})", v))
+        else:
+            videos.append(("two hands (mini-example 0, 3, synthetic room)", two_hand_video(folder / "two.mp4", **length)))
     return videos
 
 
+def hand_size(keypoints: np.ndarray) -> float:
+    return float(max(np.ptp(keypoints, axis=0)))
+
+
+def match(labels: list[np.ndarray], preds: list[np.ndarray]) -> list[tuple[int, int]]:
+    """(label, prediction) index pairs, nearest first, each used once; a prediction whose mean keypoint
+    distance is half the labelled hand's size or more is not that hand (it is elsewhere, or on another)."""
+    pairs = sorted((float(np.linalg.norm(p - g, axis=1).mean()), i, j) for i, g in enumerate(labels) for j, p in enumerate(preds))
+    out: list[tuple[int, int]] = []
+    for d, i, j in pairs:
+        if d < 0.5 * hand_size(labels[i]) and all(i != a and j != b for a, b in out):
+            out.append((i, j))
+    return out
+
+
 def score(video: LabelledVideo, raw: list[list[np.ndarray]], shown: list[list[np.ndarray]]) -> dict:
-    """Compare per-frame predictions (first hand) with the labels."""
-    labelled = [bool(l) for l in video.labels]
-    found = [bool(p) for p in shown]
-    errs, rel = [], []
-    for lab, pred in zip(video.labels, shown):
-        if lab and pred:
-            gt = lab[0]
-            # the prediction nearest the labelled hand (several may be shown)
-            p = min(pred, key=lambda k: np.linalg.norm(k.mean(0) - gt.mean(0)))
-            e = np.linalg.norm(p - gt, axis=1).mean()
-            errs.append(e)
-            rel.append(e / max(np.ptp(gt, axis=0)))
-    # frames from the hand's return (after a stretch with none) to the first frame with a hand shown
+    """Per-frame predictions (each track's raw and shown keypoints, in the same order) against the labels."""
+    n = len(shown)  # --max-frames may have cut the run short
+    labels, still = video.labels[:n], video.still[:n]
+    matches = [match(l, p) for l, p in zip(labels, shown)]
+    labelled = [bool(l) for l in labels]
+    complete = [bool(l) and len(m) == len(l) for l, m in zip(labels, matches)]  # every labelled hand reported
+    errs = [(np.linalg.norm(shown[f][j] - labels[f][i], axis=1).mean(), hand_size(labels[f][i]))
+            for f, m in enumerate(matches) for i, j in m]
+    # frames from the hands' return (after a stretch with none) until all of them are shown
     refind = []
-    for i in range(1, len(labelled)):
+    for i in range(1, n):
         if labelled[i] and not labelled[i - 1]:
             j = i
-            while j < len(labelled) and labelled[j] and not found[j]:
+            while j < n and labelled[j] and not complete[j]:
                 j += 1
             refind.append(j - i)
     jit_raw, jit_smooth = [], []
-    for i in range(1, len(labelled)):
-        if video.still[i] and video.still[i - 1] and raw[i] and raw[i - 1]:
-            jit_raw.append(jitter([raw[i - 1][0], raw[i][0]]))
-            jit_smooth.append(jitter([shown[i - 1][0], shown[i][0]]))
+    for f in range(1, n):
+        if still[f] and still[f - 1]:
+            before = dict(matches[f - 1])
+            for i, j in matches[f]:  # the same labelled hand on both frames
+                if i in before:
+                    jit_raw.append(jitter([raw[f - 1][before[i]], raw[f][j]]))
+                    jit_smooth.append(jitter([shown[f - 1][before[i]], shown[f][j]]))
     mean = lambda a: float(np.mean(a)) if a else float("nan")
     return {
-        "tracked": sum(l and f for l, f in zip(labelled, found)) / max(sum(labelled), 1),
-        "false": sum(f and not l for l, f in zip(labelled, found)),
+        "hands": sum(map(len, matches)) / max(sum(map(len, labels)), 1),
+        "all": sum(complete) / max(sum(labelled), 1),
+        "false": sum(len(p) > len(m) for p, m in zip(shown, matches)),
         "refind": "/".join(str(r) for r in refind) or "-",
-        "epe": mean(errs), "rel": 100 * mean(rel), "jit_raw": mean(jit_raw), "jit_smooth": mean(jit_smooth),
+        "epe": mean([e for e, _ in errs]), "rel": 100 * mean([e / s for e, s in errs]),
+        "jit_raw": mean(jit_raw), "jit_smooth": mean(jit_smooth),
     }
 
 
-def run_ours(video: LabelledVideo, weights, backend: str, out: Path) -> dict:
-    from handpose.inference import PoseEstimator
-
-    estimator = PoseEstimator(weights, backend=backend)
-    tracker = HandTracker(estimator, max_hands=1)
+def run_ours(video: LabelledVideo, args: argparse.Namespace, backend: str, max_hands: int, out: Path) -> dict:
+    # As `handpose live` builds it: the bundled detector (or the pose-model finder without detector weights).
+    pipeline = HandPipeline.create(args.weights, backend=backend, detector_weights=args.detector,
+                                   max_hands=max_hands, threads=args.threads)
+    tracker = HandTracker(pipeline, max_hands)
     raw, shown = [], []
     source = FileSource(str(video.path))
     writer = VideoOutput(out, source.fps, video.size)
     try:
-        stats = process(source, tracker, video=writer,
+        stats = process(source, tracker, video=writer, max_frames=args.max_frames,
                         on_frame=lambda f, tracks: (raw.append([t.hand.keypoints for t in tracks]),
                                                     shown.append([t.keypoints for t in tracks])))
     finally:
         source.close()
         writer.finish(True)
-    return {"fps": stats.fps, "finds": stats.found, **score(video, raw, shown)}
+    # stats.found: frames where the tracker searched for new hands, i.e. ran the pipeline's detector
+    runs = f"{stats.found}/{stats.frames}" + ("" if pipeline.detector is not None else " (finder)")
+    return {"fps": stats.fps, "searches": runs, **score(video, raw, shown)}
 
 
-def run_mediapipe(video: LabelledVideo, complexity: int, out: Path) -> dict:
+def run_mediapipe(video: LabelledVideo, complexity: int, max_hands: int, max_frames: int | None, out: Path) -> dict:
     import mediapipe as mp
 
-    hands = mp.solutions.hands.Hands(static_image_mode=False, max_num_hands=1, model_complexity=complexity,
+    hands = mp.solutions.hands.Hands(static_image_mode=False, max_num_hands=max_hands, model_complexity=complexity,
                                      min_detection_confidence=0.5, min_tracking_confidence=0.5)
     cap = cv2.VideoCapture(str(video.path))
     writer = VideoOutput(out, video.fps, video.size)
     shown, frames = [], 0
     start = time.perf_counter()
-    while True:
+    while max_frames is None or frames < max_frames:
         ok, bgr = cap.read()
         if not ok:
             break
@@ -120,45 +171,70 @@ def run_mediapipe(video: LabelledVideo, complexity: int, out: Path) -> dict:
     writer.finish(True)
     cap.release()
     hands.close()
-    # MediaPipe smooths its landmarks internally: raw and shown are the same series.
-    return {"fps": frames / seconds, "finds": "-", **score(video, shown, shown)}
+    # MediaPipe smooths its landmarks internally (raw and shown are the same series) and does not say when
+    # its palm detector ran.
+    return {"fps": frames / seconds, "searches": "-", **score(video, shown, shown)}
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--videos", nargs="+", choices=VIDEOS, default=None,
+                   help="default: all that can be made here (uci needs ../shared/data/uci_hand)")
     p.add_argument("--weights", default=None, help="model file (default: the bundled weights)")
-    p.add_argument("--backends", nargs="+", default=["torch", "onnx"])
-    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
-    args = p.parse_args()
+    p.add_argument("--detector", default=None, metavar="WEIGHTS", help="hand detector weights (default: the bundled ones)")
+    p.add_argument("--backends", nargs="+", choices=BACKENDS, default=["onnx-int8", "onnx", "torch"],
+                   help="ours, each in turn (default: all three; onnx-int8 is handpose live's default)")
+    p.add_argument("--threads", type=int, default=None, help="torch and ONNX Runtime threads (default: their choice)")
+    p.add_argument("--max-hands", type=int, default=None,
+                   help="hands both pipelines track (default: the most any frame of the video holds)")
+    p.add_argument("--max-frames", type=int, default=None,
+                   help="only the first N frames of each video, for a quick check (the two-hands video is made N long)")
+    args = p.parse_args(argv)
+    for name in ("threads", "max_hands", "max_frames"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
     if args.threads:
         torch.set_num_threads(args.threads)
+    names = args.videos or [v for v in VIDEOS if v != "uci" or UCI.exists()]
+    try:
+        import mediapipe  # noqa: F401
+        with_mediapipe = True
+    except ImportError:
+        with_mediapipe = False
+        print("MediaPipe is not installed (`make bench-deps`): ours only, no FPS ratio", file=sys.stderr)
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        videos = make_videos(tmp)
-        for name, video in videos:
-            for backend in args.backends:
-                try:
-                    r = run_ours(video, args.weights, backend, tmp / "out.mp4")
-                except HandposeError as e:
-                    print(f"{backend}: skipped ({e})", file=sys.stderr)
-                    continue
-                rows.append((name, f"handpose {backend}", r))
-            try:
-                import mediapipe  # noqa: F401
-            except ImportError:
-                continue
-            for complexity, label in ((1, "MediaPipe full"), (0, "MediaPipe lite")):
-                rows.append((name, label, run_mediapipe(video, complexity, tmp / "mp.mp4")))
-    print(f"{torch.get_num_threads()} torch threads, {len(videos)} videos; FPS end to end incl. decode, draw and encode")
-    print("| video | pipeline | FPS | hand found (labelled frames) | false frames | finder runs | re-found after (frames) "
-          "| EPE px | EPE % hand | jitter raw px | jitter smoothed px |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
-    for name, pipe, r in rows:
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            tmp = Path(tmp)
+            videos = make_videos(tmp, names, args.max_frames)
+            for name, video in videos:
+                hands = args.max_hands or max(video.max_hands, 1)
+                here = []
+                for backend in args.backends:
+                    try:
+                        here.append((f"handpose {backend}", run_ours(video, args, backend, hands, tmp / "out.mp4")))
+                    except HandposeError as e:
+                        print(f"{backend}: skipped ({e})", file=sys.stderr)
+                if with_mediapipe:
+                    for complexity, label in ((1, "MediaPipe full"), (0, "MediaPipe lite")):
+                        here.append((label, run_mediapipe(video, complexity, hands, args.max_frames, tmp / "mp.mp4")))
+                # the ratio is against MediaPipe full on this video in this run: both saw the same machine load
+                full = next((r["fps"] for label, r in here if label == "MediaPipe full"), float("nan"))
+                rows += [(name, hands, label, {**r, "ratio": r["fps"] / full}) for label, r in here]
+    except HandposeError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"{torch.get_num_threads()} torch threads, {len(videos)} videos; FPS end to end incl. decode, draw and encode"
+          + (f"; first {args.max_frames} frames of each" if args.max_frames else ""))
+    print("| video | max hands | pipeline | FPS | FPS / MediaPipe full | hands found | all hands found (labelled frames) "
+          "| false frames | detector runs (frames) | re-found after (frames) | EPE px | EPE % hand | jitter raw px | jitter smoothed px |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for name, hands, pipe, r in rows:
         r = {k: ("-" if isinstance(v, float) and np.isnan(v) else v) for k, v in r.items()}
-        f = lambda v: v if v == "-" else f"{v:.2f}"
-        print(f"| {name} | {pipe} | {r['fps']:.1f} | {100 * r['tracked']:.0f}% | {r['false']} | {r['finds']} | {r['refind']} "
-              f"| {r['epe']:.1f} | {r['rel']:.1f} | {f(r['jit_raw'])} | {f(r['jit_smooth'])} |")
+        f = lambda v, d=2: v if v == "-" else f"{v:.{d}f}"
+        print(f"| {name} | {hands} | {pipe} | {r['fps']:.1f} | {f(r['ratio'])} | {100 * r['hands']:.0f}% | {100 * r['all']:.0f}% "
+              f"| {r['false']} | {r['searches']} | {r['refind']} | {f(r['epe'], 1)} | {f(r['rel'], 1)} | {f(r['jit_raw'])} "
+              f"| {f(r['jit_smooth'])} |")
     return 0
 
 

@@ -1,6 +1,6 @@
 """handpose: 2D hand pose estimation (21 keypoints) with Simple Baselines."""
-from .codec import HeatmapCodec
-from .model import build_model
+from .pose.codec import HeatmapCodec
+from .pose.model import build_model
 from .skeleton import BONES, JOINT_NAMES, NUM_JOINTS
 
 __version__ = "0.1.0"

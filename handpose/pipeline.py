@@ -22,8 +22,8 @@ from typing import Protocol, Sequence
 import numpy as np
 
 from .errors import HandposeError
-from .find_hand import FinderSettings, find_hands
-from .inference import Hand, PoseEstimator, to_rgb
+from .pose.find_hand import FinderSettings, find_hands
+from .pose.inference import Hand, PoseEstimator, to_rgb
 
 
 class DetectionLike(Protocol):
@@ -45,9 +45,10 @@ def say_once(message: str) -> None:
         print(f"handpose: {message}", file=sys.stderr)
 
 
-def load_detector(weights=None, threads: int | None = None) -> Detector | None:
+def load_detector(weights=None, threads: int | None = None, backend: str = "torch") -> Detector | None:
     """The hand detector, or None (after a note) when it is not available: no ``handpose.detect`` package
-    yet, or no default detector weights. Detector weights named explicitly must exist (HandposeError)."""
+    yet, or no default detector weights. Detector weights named explicitly must exist (HandposeError).
+    ``backend``: the pose model's ("torch", "onnx", "onnx-int8"); the detector runs on the same engine."""
     try:
         from .detect import HandDetector
     except ModuleNotFoundError as e:
@@ -58,7 +59,7 @@ def load_detector(weights=None, threads: int | None = None) -> Detector | None:
         reason = "this installation has no handpose.detect"
     else:
         try:
-            return HandDetector(weights=weights, threads=threads)
+            return HandDetector(weights=weights, backend=backend, threads=threads)
         except HandposeError as e:
             if weights is not None:
                 raise
@@ -119,7 +120,8 @@ class HandPipeline:
         if present, else the pose-model finder; ``use_detector=False``: always the finder)."""
         estimator = PoseEstimator(weights, backend=backend, flip_test=flip_test, threads=threads,
                                   presence_threshold=presence_threshold)
-        detector = load_detector(detector_weights, threads) if use_detector else None
+        # The detector runs on the pose model's engine: an int8 pose model brings an int8 detector.
+        detector = load_detector(detector_weights, threads, backend=estimator.backend_name) if use_detector else None
         return cls(estimator, detector, max_hands)
 
     @property

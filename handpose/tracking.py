@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .inference import Hand, PoseEstimator, side_of
+from .pose.inference import Hand, PoseEstimator, side_of
 from .pipeline import HandPipeline, box_iou
 from .smoothing import OneEuroFilter, OneEuroParams
 

@@ -12,7 +12,7 @@ import torch
 from .checkpoint import load_checkpoint
 from .errors import HandposeError
 from .io import atomic_write, atomic_write_json
-from .model import SimpleBaseline, build_model
+from .pose.model import SimpleBaseline, build_model
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "default.safetensors"
 

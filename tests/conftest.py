@@ -24,7 +24,7 @@ def untrained_release(path: Path, input_size: int = 128, seed: int = 0) -> Path:
     which is all the plumbing tests need."""
     import torch
 
-    from handpose.model import build_model
+    from handpose.pose.model import build_model
     from handpose.weights import save_release
 
     torch.manual_seed(seed)

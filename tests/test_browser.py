@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from handpose.inference import PoseEstimator
-from handpose.web.app import create_app
-from handpose.web.serve import serving
+from handpose.pose.inference import PoseEstimator
+from handpose.apps.web.app import create_app
+from handpose.apps.web.serve import serving
 
 from .test_web import JPG, make_release
 

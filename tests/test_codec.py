@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from handpose.codec import HeatmapCodec
+from handpose.pose.codec import HeatmapCodec
 
 
 def random_keypoints(rng, n=21, margin=16):

@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from handpose.cli import main as cli
-from handpose.config import DEFAULTS, load_config
-from handpose.model import ENCODERS
+from handpose.apps.cli import main as cli
+from handpose.train.config import DEFAULTS, load_config
+from handpose.pose.model import ENCODERS
 from handpose.errors import HandposeError
 
 from .conftest import ROOT
@@ -119,3 +119,29 @@ def test_bad_data_entry_is_named(tmp_path, capsys):
     recipe.write_text("data: {train: [{format: freihand, split: training}]}\n")
     assert cli(["train", "--config", str(recipe)]) == 2
     assert "data.train[0]" in capsys.readouterr().err
+
+
+def test_base_recipe_is_merged_under_the_child(tmp_path):
+    (tmp_path / "parent.yaml").write_text("name: parent\nmodel: {arch: mobilenetv2, head_width: 128}\n"
+                                          "train: {epochs: 3, lr: 0.01}\n")
+    (tmp_path / "child.yaml").write_text("base: parent.yaml\nname: child\nmodel: {head_width: 256}\ntrain: {epochs: 1}\n")
+    cfg = load_config(tmp_path / "child.yaml")
+    assert cfg["name"] == "child"
+    assert cfg["model"]["arch"] == "mobilenetv2" and cfg["model"]["head_width"] == 256  # mappings merge
+    assert cfg["train"]["epochs"] == 1 and cfg["train"]["lr"] == 0.01
+    (tmp_path / "loop.yaml").write_text("base: loop.yaml\n")
+    with pytest.raises(HandposeError, match="comes back to itself"):
+        load_config(tmp_path / "loop.yaml")
+    (tmp_path / "orphan.yaml").write_text("base: nowhere.yaml\n")
+    with pytest.raises(HandposeError, match="nowhere.yaml: config file not found"):
+        load_config(tmp_path / "orphan.yaml")
+
+
+def test_synthetic_ablation_recipes_differ_only_in_the_mix():
+    light = load_config(ROOT / "configs" / "frontier_synth.yaml")
+    heavy = load_config(ROOT / "configs" / "frontier_synth_heavy.yaml")
+    base = load_config(ROOT / "configs" / "frontier.yaml")
+    for cfg in (light, heavy):
+        assert cfg["train"] == base["train"] and cfg["model"] == base["model"] and cfg["augment"] == base["augment"]
+        assert cfg["data"]["train"][:2] == base["data"]["train"]
+    assert [light["data"]["train"][2]["weight"], heavy["data"]["train"][2]["weight"]] == [0.8, 3.0]

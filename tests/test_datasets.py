@@ -4,10 +4,10 @@ import shutil
 import numpy as np
 import pytest
 
-from handpose.codec import HeatmapCodec
-from handpose.datasets import HandDataset, load_coco, load_freihand, load_records, split_by_pose
+from handpose.pose.codec import HeatmapCodec
+from handpose.data.datasets import HandDataset, load_coco, load_freihand, load_records, split_by_pose
 from handpose.errors import DatasetError
-from handpose.transforms import Augment, apply_affine
+from handpose.data.transforms import Augment, apply_affine
 
 from .conftest import HGC, UCI, need
 

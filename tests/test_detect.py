@@ -1,4 +1,5 @@
-"""Hand detector: box codec, NMS, letterbox, model shapes, pasting, a CLI training smoke run with resume, loading."""
+"""Hand detector: box codec, NMS, letterbox, model shapes, pasting, a CLI training smoke run with resume, loading,
+the ONNX Runtime backends (fp32 and int8) against PyTorch."""
 import json
 from pathlib import Path
 
@@ -7,12 +8,18 @@ import numpy as np
 import pytest
 import torch
 
-from handpose.cli import main
+from handpose.apps.cli import main
+from handpose.data.datasets import read_rgb
 from handpose.detect import Detection, HandDetector
 from handpose.detect.codec import BoxCodec, invert_affine, iou_matrix, letterbox, letterbox_matrix, map_boxes, match, nms
 from handpose.detect.data import DetectionTrainSet, Frame, PasteHand, keypoint_box, paste_hand
+from handpose.detect.infer import DEFAULT_DETECTOR
 from handpose.detect.model import HandDetectorNet
 from handpose.errors import HandposeError
+from handpose.pose.model import build_model
+from handpose.pose.onnx_backend import export_onnx
+
+from .conftest import MINI
 
 
 def decode_targets(codec: BoxCodec, boxes: np.ndarray):
@@ -213,3 +220,30 @@ def test_detector_missing_weights_is_a_clear_error(tmp_path):
     (tmp_path / "w.safetensors").write_bytes(b"")
     with pytest.raises(HandposeError, match="w.json is missing"):
         HandDetector(tmp_path / "w.safetensors")
+
+
+@pytest.mark.skipif(not DEFAULT_DETECTOR.is_file(), reason="no bundled detector weights")
+def test_onnx_backends_find_the_torch_boxes(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # the on-the-fly exports land here
+    canvas = np.full((480, 640, 3), 90, np.uint8)  # a mini-example photo off-centre in a bigger frame
+    canvas[150:406, 300:556] = read_rgb(MINI / "training" / "rgb" / "00000003.jpg")
+    ref = HandDetector(backend="torch", threads=1)(canvas)
+    assert ref and iou_matrix(ref[0].box, [300, 150, 256, 256])[0, 0] > 0.3  # the hand, inside the photo
+
+    fp32 = HandDetector(backend="onnx", threads=1)
+    found = fp32(canvas)
+    assert len(found) == len(ref)
+    for a, b in zip(found, ref):
+        assert iou_matrix(a.box, b.box)[0, 0] > 0.95 and abs(a.score - b.score) < 0.01
+    int8 = HandDetector(backend="onnx-int8", threads=1)(canvas)
+    assert int8 and iou_matrix(int8[0].box, ref[0].box)[0, 0] > 0.7  # the same hand
+
+    exports = sorted((tmp_path / "handpose" / "onnx").glob("*.onnx"))
+    assert len(exports) == 2 and exports[0].name.endswith("-int8.onnx")  # fp32 and int8, cached
+    again = HandDetector(exports[1], threads=1)  # an .onnx file runs on ONNX Runtime whatever the backend
+    assert again.backend == "onnx" and np.allclose(again(canvas)[0].box, found[0].box, atol=1e-3)
+    with pytest.raises(HandposeError, match="unknown detector backend"):
+        HandDetector(backend="tensorrt")
+    export_onnx(build_model("mobilenetv2", head_width=32), {"input_size": 64}, tmp_path / "pose.onnx")
+    with pytest.raises(HandposeError, match="not a hand-detector"):  # a pose export is refused by name
+        HandDetector(tmp_path / "pose.onnx")

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from handpose.cli import main as cli
-from handpose.codec import HeatmapCodec
-from handpose.datasets import HandDataset, load_freihand
-from handpose.evaluate import predict_dataset
-from handpose.model import build_model
+from handpose.apps.cli import main as cli
+from handpose.pose.codec import HeatmapCodec
+from handpose.data.datasets import HandDataset, load_freihand
+from handpose.train.evaluate import predict_dataset
+from handpose.pose.model import build_model
 from handpose.weights import DEFAULT_WEIGHTS
 
 from .conftest import HGC, need, untrained_release

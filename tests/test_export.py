@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 import torch
 
-from handpose.cli import main
-from handpose.codec import HeatmapCodec
+from handpose.apps.cli import main
+from handpose.pose.codec import HeatmapCodec
 from handpose.errors import HandposeError
-from handpose.inference import PoseEstimator
-from handpose.model import build_model
-from handpose.onnx_backend import OnnxBackend
+from handpose.pose.inference import PoseEstimator
+from handpose.pose.model import build_model
+from handpose.pose.onnx_backend import OnnxBackend
 from handpose.weights import load_model, save_release
 
 from .conftest import MINI

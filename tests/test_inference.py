@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from handpose.datasets import load_freihand, read_rgb
+from handpose.data.datasets import load_freihand, read_rgb
 from handpose.errors import HandposeError
-from handpose.find_hand import find_hands, square_iou, windows
-from handpose.inference import Hand, PoseEstimator, to_rgb
-from handpose.model import build_model
+from handpose.pose.find_hand import find_hands, square_iou, windows
+from handpose.pose.inference import Hand, PoseEstimator, to_rgb
+from handpose.pose.model import build_model
 from handpose.weights import DEFAULT_WEIGHTS, save_release
 
 from .conftest import MINI

@@ -11,10 +11,10 @@ import cv2
 import numpy as np
 import pytest
 
-from handpose.datasets import load_coco
+from handpose.data.datasets import load_coco
 from handpose.errors import HandposeError
-from handpose.label import Calibration, TeacherHand, label_image
-from handpose.label.calibration import MCP_JOINTS, fit_offsets, hand_frame
+from handpose.data.label import Calibration, TeacherHand, label_image
+from handpose.data.label.calibration import MCP_JOINTS, fit_offsets, hand_frame
 from handpose.skeleton import BONES, JOINT_NAMES
 
 from .conftest import MINI, ROOT
@@ -122,7 +122,7 @@ def env(**extra) -> dict:
 
 
 def handpose(*args, timeout: float = 240, **extra_env) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "handpose.cli", *map(str, args)], cwd=ROOT, env=env(**extra_env),
+    return subprocess.run([sys.executable, "-m", "handpose.apps.cli", *map(str, args)], cwd=ROOT, env=env(**extra_env),
                           capture_output=True, text=True, timeout=timeout)
 
 
@@ -250,7 +250,7 @@ def test_killed_run_resumes_without_duplicates(tmp_path):
     assert reference.returncode == 0, reference.stderr[-3000:]
 
     out = tmp_path / "set"
-    proc = subprocess.Popen([sys.executable, "-m", "handpose.cli", "label", str(folder), "--out", str(out), "--checkpoint", "2",
+    proc = subprocess.Popen([sys.executable, "-m", "handpose.apps.cli", "label", str(folder), "--out", str(out), "--checkpoint", "2",
                              *TEACHER], cwd=ROOT, env=env(DOT_TEACHER_DELAY="0.15"),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -358,7 +358,7 @@ def test_fit_calibration_command_then_label_with_it(tmp_path):
 
 
 def test_mediapipe_missing_names_the_extra(monkeypatch):
-    from handpose.label.teachers import MediaPipeTeacher
+    from handpose.data.label.teachers import MediaPipeTeacher
 
     monkeypatch.setitem(sys.modules, "mediapipe", None)  # import mediapipe now raises ImportError
     with pytest.raises(HandposeError, match=r"'teacher' extra.*handpose\[teacher\]"):
@@ -375,8 +375,8 @@ def test_user_mistakes_are_named(tmp_path):
 
 
 def test_model_teacher_gives_the_models_hands():
-    from handpose.datasets import read_rgb
-    from handpose.label import ModelTeacher
+    from handpose.data.datasets import read_rgb
+    from handpose.data.label import ModelTeacher
 
     if not (ROOT / "handpose" / "weights" / "default.safetensors").is_file():
         pytest.skip("no bundled weights")

@@ -1,17 +1,20 @@
 import json
+import re
 import subprocess
 import sys
 import time
 
 import cv2
+import numpy as np
 import pytest
 import torch
 
-from handpose.cli import main as cli
-from handpose.live import CameraSource, gui_problem
-from handpose.model import build_model
-from handpose.video import LabelledVideo, mini_example_video
-from handpose.weights import save_release
+from handpose.apps.cli import main as cli
+from handpose.apps.live import CameraSource, gui_problem
+from handpose.errors import HandposeError
+from handpose.pose.model import build_model
+from handpose.data.video import LabelledVideo, freihand_hands, mini_example_video, two_hand_video
+from handpose.weights import DEFAULT_WEIGHTS, save_release
 from tests.conftest import ROOT
 
 
@@ -111,3 +114,53 @@ def test_live_source_hands_over_the_newest_frame(video):
         assert src.dropped > 0
     finally:
         src.close()
+
+
+@pytest.fixture(scope="module")
+def two_hands(tmp_path_factory) -> LabelledVideo:
+    # mini-example hands in a synthetic room: nothing from ../shared; 2 still + 3 moving + 2 + 3 + 2 frames
+    return two_hand_video(tmp_path_factory.mktemp("two") / "two.mp4", size=(320, 180), still=2, move=3)
+
+
+def test_two_hand_video_labels_two_separate_hands_on_every_frame(two_hands, tmp_path):
+    v = LabelledVideo.load(two_hands.path)
+    assert frame_count(v.path) == (12, 30.0, (320, 180)) and len(v.labels) == len(v.still) == 12
+    assert v.max_hands == 2 and all(len(hands) == 2 for hands in v.labels)
+    assert v.still == [True] * 2 + [False] * 3 + [True] * 2 + [False] * 3 + [True] * 2
+    for right, left in v.labels:
+        assert right.shape == left.shape == (21, 2)
+        assert left[:, 0].max() < right[:, 0].min()  # side by side, never overlapping
+        assert all((k >= 0).all() and (k < (320, 180)).all() for k in (right, left))  # in the frame
+    assert not np.allclose(v.labels[0][0], v.labels[5][0], atol=1)  # it moves ...
+    assert np.allclose(v.labels[5][0], v.labels[6][0]) and np.allclose(v.labels[5][1], v.labels[6][1])  # ... and holds
+
+    # the same photo twice: the second is its mirror image (a left and a right hand), labels moved exactly alike
+    r = freihand_hands(indices=[0])[0]
+    same = two_hand_video(tmp_path / "same.mp4", [r, r], size=(320, 180), still=1, move=1)
+    right, left = same.labels[0]
+    assert np.allclose(left[:, 0], 320 - right[:, 0], atol=1e-3) and np.allclose(left[:, 1], right[:, 1], atol=1e-3)
+
+
+def test_two_hand_video_names_user_mistakes(tmp_path):
+    with pytest.raises(HandposeError, match="needs 2 hands, got 1"):
+        two_hand_video(tmp_path / "x.mp4", freihand_hands(indices=[0]))
+    with pytest.raises(HandposeError, match="no image \\[99\\]"):
+        freihand_hands(indices=[0, 99])
+
+
+@pytest.mark.skipif(not DEFAULT_WEIGHTS.is_file(), reason=f"needs the bundled default weights ({DEFAULT_WEIGHTS})")
+def test_live_reports_both_hands_of_the_two_hand_video_while_tracking(two_hands, tmp_path, capsys):
+    js = tmp_path / "two.jsonl"
+    # the bundled pose model and detector, as a user runs it (torch: no ONNX export to wait for)
+    assert cli(["live", "--source", str(two_hands.path), "--no-display", "--json", str(js), "--backend", "torch",
+                "--threads", "1"]) == 0
+    lines = [json.loads(l) for l in js.read_text().splitlines()]
+    both = 0
+    for line, labels in zip(lines, two_hands.labels):
+        centres = [np.asarray(h["box"][:2]) + np.asarray(h["box"][2:]) / 2 for h in line["hands"]]
+        # each labelled hand has a reported box centred within half a hand of its own centre
+        both += len(centres) == 2 and all(
+            min(np.linalg.norm(c - (k.min(0) + k.max(0)) / 2) for c in centres) < 0.5 * np.ptp(k, axis=0).max() for k in labels)
+    assert both >= 0.75 * len(lines)
+    # tracked, not detected afresh: the detector runs on the first frame (and on a re-find), not on every one
+    assert int(re.search(r"hand finder ran on (\d+)", capsys.readouterr().out)[1]) <= len(lines) / 4

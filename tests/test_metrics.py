@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from handpose import metrics
+from handpose.train import metrics
 
 
 def one_joint(dx: float, dy: float = 0.0):

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from handpose.datasets import HandDataset, HandFreeCrops, load_coco, load_freihand
-from handpose.codec import HeatmapCodec
+from handpose.data.datasets import HandDataset, HandFreeCrops, load_coco, load_freihand
+from handpose.pose.codec import HeatmapCodec
 from handpose.errors import DatasetError
-from handpose.model import build_model, load_backbone_weights
-from handpose.train import MixSampler
-from handpose.transforms import Augment
+from handpose.pose.model import build_model, load_backbone_weights
+from handpose.train.loop import MixSampler
+from handpose.data.transforms import Augment
 
 from .conftest import SHARED, need
 

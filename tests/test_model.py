@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from handpose.errors import HandposeError
-from handpose.model import build_model, load_backbone_weights
+from handpose.pose.model import build_model, load_backbone_weights
 
 # torchvision's resnetNN parameter counts without the 1000-way classifier, plus our head:
 # deconv 4x4 (C->256, 256->256, 256->256), 3 BN (2x256 each), 1x1 conv 256->21 with bias.

@@ -14,16 +14,16 @@ import pytest
 import torch
 
 from handpose import pipeline as pipeline_module
-from handpose.cli import main
-from handpose.datasets import load_freihand, read_rgb
+from handpose.apps.cli import main
+from handpose.data.datasets import load_freihand, read_rgb
 from handpose.errors import HandposeError
-from handpose.handedness import attach_head, extract, fit_logistic, label_of, logits_of
-from handpose.inference import PoseEstimator
-from handpose.model import build_model
+from handpose.pose.handedness import attach_head, extract, fit_logistic, label_of, logits_of
+from handpose.pose.inference import PoseEstimator
+from handpose.pose.model import build_model
 from handpose.pipeline import HandPipeline, box_iou, load_detector
-from handpose.predict import predict_files
+from handpose.apps.predict import predict_files
 from handpose.tracking import HandTracker
-from handpose.transforms import box_to_center_size
+from handpose.data.transforms import box_to_center_size
 from handpose.weights import load_model, save_release
 
 from .conftest import MINI
@@ -130,7 +130,7 @@ def test_cli_without_detector_weights_falls_back_and_says_so_once(plain, two_han
     import handpose.detect
 
     class NoWeights:
-        def __init__(self, weights=None, threads=None):
+        def __init__(self, weights=None, backend="torch", threads=None):
             raise HandposeError("detector.safetensors: detector weights file not found")
 
     monkeypatch.setattr(handpose.detect, "HandDetector", NoWeights)
@@ -197,7 +197,7 @@ def test_a_head_trained_on_a_few_crops_and_their_mirrors_flips_with_the_image(pl
 
 
 def test_label_conventions():
-    from handpose.datasets.base import HandRecord
+    from handpose.data.datasets.base import HandRecord
 
     rec = lambda **extra: HandRecord(Path("x.jpg"), np.zeros((21, 2)), np.ones(21), np.ones(4), extra)
     assert label_of(rec(hand="right")) == 1 and label_of(rec(hand="left")) == 0
@@ -259,7 +259,7 @@ def test_release_round_trip_and_backends_agree_on_handedness(plain, with_head, t
 
 
 def test_export_keeps_the_handedness_output(with_head, tmp_path, capsys):
-    from handpose.onnx_backend import OnnxBackend
+    from handpose.pose.onnx_backend import OnnxBackend
 
     fp32, int8 = tmp_path / "m.onnx", tmp_path / "m8.onnx"
     assert main(["export", "--format", "onnx", str(fp32), "--weights", str(with_head)]) == 0
@@ -324,7 +324,7 @@ def test_tracks_average_their_handedness(with_head, two_hands):
 
 # -- the web app ----------------------------------------------------------------------------------------------
 def test_web_api_and_page_show_every_hand(with_head, two_hands):
-    from handpose.web.app import create_app
+    from handpose.apps.web.app import create_app
 
     image, boxes = two_hands
     est = PoseEstimator(with_head, presence_threshold=0.0)

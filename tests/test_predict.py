@@ -7,8 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
-from handpose.cli import main
-from handpose.model import build_model
+from handpose.apps.cli import main
+from handpose.pose.model import build_model
 from handpose.weights import save_release
 
 from .conftest import MINI

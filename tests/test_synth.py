@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from handpose.datasets import load_coco, load_freihand, load_records
+from handpose.data.datasets import load_coco, load_freihand, load_records
 from handpose.errors import HandposeError
 
 MESHES = next((p for p in (Path(__file__).resolve().parents[1] / ".." / "shared" / "handmesh",
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.skipif(MESHES is None, reason="../shared/handmesh not f
 
 
 def rig(file: str, family: str, side: str):
-    from handpose.synth.rig import load_rig
+    from handpose.data.synth.rig import load_rig
 
     return load_rig(str(MESHES), file, family, side)
 
@@ -32,7 +32,7 @@ LEFT_GODOT = ("godot-xr-tools-hand/Hand_Nails_L.gltf", "godot", "left")
     ("webxr-generic-hand/left.glb", 1360, 2314, 25), ("webxr-generic-hand/right.glb", 1360, 2314, 25),
     ("godot-xr-tools-hand/Hand_Nails_R.gltf", 1988, 3408, 26), ("godot-xr-tools-hand/Hand_Nails_low_L.gltf", 642, 1006, 26)])
 def test_reader_loads_the_meshes(file, vertices, triangles, joints):
-    from handpose.synth.gltf import load_skinned_mesh
+    from handpose.data.synth.gltf import load_skinned_mesh
 
     mesh = load_skinned_mesh(MESHES / file)
     assert mesh.positions.shape == (vertices, 3) and mesh.faces.shape == (triangles, 3)
@@ -43,14 +43,14 @@ def test_reader_loads_the_meshes(file, vertices, triangles, joints):
 
 
 def test_reader_names_a_missing_file(tmp_path):
-    from handpose.synth.gltf import load_skinned_mesh
+    from handpose.data.synth.gltf import load_skinned_mesh
 
     with pytest.raises(HandposeError, match="nothing.glb"):
         load_skinned_mesh(tmp_path / "nothing.glb")
 
 
 def test_rest_pose_skinning_returns_the_bind_mesh():
-    from handpose.synth.rig import HandPose
+    from handpose.data.synth.rig import HandPose
 
     r = rig(*LEFT_GODOT)
     positions, _, keypoints = r.pose(HandPose.rest())
@@ -68,7 +68,7 @@ def _palm_normal(keypoints: np.ndarray, side: str) -> np.ndarray:
 @pytest.mark.parametrize("which", [RIGHT_WEBXR, LEFT_GODOT])
 @pytest.mark.parametrize("finger", [1, 2, 3, 4])
 def test_flexing_a_finger_moves_its_tip_toward_the_palm(which, finger):
-    from handpose.synth.rig import HandPose
+    from handpose.data.synth.rig import HandPose
 
     r = rig(*which)
     _, _, rest = r.pose(HandPose.rest())
@@ -89,7 +89,7 @@ def test_flexing_a_finger_moves_its_tip_toward_the_palm(which, finger):
 
 @pytest.mark.parametrize("which", [RIGHT_WEBXR, LEFT_GODOT])
 def test_folding_the_thumb_brings_its_tip_across_the_palm(which):
-    from handpose.synth.rig import HandPose
+    from handpose.data.synth.rig import HandPose
 
     r = rig(*which)
     _, _, rest = r.pose(HandPose.rest())
@@ -101,8 +101,8 @@ def test_folding_the_thumb_brings_its_tip_across_the_palm(which):
 
 
 def _render(which, pose, toward_palm: bool):
-    from handpose.synth.raster import project, rasterize
-    from handpose.synth.scene import keypoint_visibility, look_at, rig_extras
+    from handpose.data.synth.raster import project, rasterize
+    from handpose.data.synth.scene import keypoint_visibility, look_at, rig_extras
 
     r = rig(*which)
     verts, _, kp = r.pose(pose)
@@ -116,7 +116,7 @@ def _render(which, pose, toward_palm: bool):
 def test_bind_pose_keypoints_fall_on_the_rendered_hand(which):
     import cv2
 
-    from handpose.synth.rig import HandPose
+    from handpose.data.synth.rig import HandPose
 
     for toward_palm in (True, False):
         raster, uv, visibility = _render(which, HandPose.rest(), toward_palm)
@@ -134,7 +134,7 @@ def test_bind_pose_keypoints_fall_on_the_rendered_hand(which):
 
 
 def test_a_fist_seen_from_the_back_hides_its_fingertips():
-    from handpose.synth.rig import HandPose
+    from handpose.data.synth.rig import HandPose
 
     fist = HandPose(np.tile([85.0, 0, 100, 70], (4, 1)), np.array([30.0, 0, 40, 50]))
     _, _, visibility = _render(RIGHT_WEBXR, fist, toward_palm=False)
@@ -143,7 +143,7 @@ def test_a_fist_seen_from_the_back_hides_its_fingertips():
 
 
 def _synth(out: Path, layout: str = "coco", n: int = 6, seed: int = 3, workers: int = 1, grid=None) -> int:
-    from handpose.synth import cli
+    from handpose.data.synth import cli
 
     return cli.run(argparse.Namespace(n=n, out=str(out), layout=layout, size=96, seed=seed, workers=workers,
                                       meshes=str(MESHES), backgrounds="none", grid=grid))
@@ -187,7 +187,7 @@ def test_training_reads_the_coco_output(tmp_path):
 
 
 def test_bad_options_are_named(tmp_path):
-    from handpose.synth import cli
+    from handpose.data.synth import cli
 
     args = dict(n=2, out=str(tmp_path), layout="coco", size=96, seed=0, workers=1, meshes=str(MESHES),
                 backgrounds="none", grid=None)

@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from handpose.datasets import load_freihand, read_rgb
-from handpose.inference import PoseEstimator
+from handpose.data.datasets import load_freihand, read_rgb
+from handpose.pose.inference import PoseEstimator
 from handpose.tracking import HandTracker
-from handpose.video import mini_example_video
+from handpose.data.video import mini_example_video
 from handpose.weights import DEFAULT_WEIGHTS
 from tests.conftest import MINI, untrained_release
 

@@ -9,7 +9,7 @@ import time
 import pytest
 import torch
 
-from handpose.train import load_checkpoint
+from handpose.train.loop import load_checkpoint
 from handpose.weights import load_model
 
 from .conftest import ROOT
@@ -28,7 +28,7 @@ def log_rows(run_dir) -> list[dict]:
 
 
 def handpose(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "handpose.cli", *args], cwd=ROOT, env=env(),
+    return subprocess.run([sys.executable, "-m", "handpose.apps.cli", *args], cwd=ROOT, env=env(),
                           capture_output=True, text=True, timeout=timeout)
 
 
@@ -41,7 +41,7 @@ def test_kill_9_mid_epoch_then_resume_finishes_exactly(tmp_path):
     assert [r["epoch"] for r in ref_rows] == ["1", "2", "3"]
 
     run_dir = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, "-m", "handpose.cli", "train", "--config", "configs/mini_example.yaml",
+    proc = subprocess.Popen([sys.executable, "-m", "handpose.apps.cli", "train", "--config", "configs/mini_example.yaml",
                              "--output", str(tmp_path), "name=killed", *TINY],
                             cwd=ROOT, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -82,7 +82,7 @@ def test_resume_errors_are_clear(tmp_path):
 
 def test_torchrun_two_cpu_processes(tmp_path):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           "-m", "handpose.cli", "train", "--config", "configs/mini_example.yaml", "--output", str(tmp_path),
+           "-m", "handpose.apps.cli", "train", "--config", "configs/mini_example.yaml", "--output", str(tmp_path),
            "name=ddp", "train.epochs=2", "train.max_steps_per_epoch=2", *TINY[:2]]
     res = subprocess.run(cmd, cwd=ROOT, env=env(), capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]

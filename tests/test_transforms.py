@@ -1,8 +1,8 @@
 import cv2
 import numpy as np
 
-from handpose.codec import HeatmapCodec
-from handpose.transforms import (Augment, apply_affine, box_to_center_size, crop_affine, invert_affine, keypoints_box,
+from handpose.pose.codec import HeatmapCodec
+from handpose.data.transforms import (Augment, apply_affine, box_to_center_size, crop_affine, invert_affine, keypoints_box,
                                  normalize, warp)
 
 

@@ -19,11 +19,11 @@ import torch
 from PIL import Image
 from torch import nn
 
-from handpose.inference import PoseEstimator
-from handpose.model import build_model
+from handpose.pose.inference import PoseEstimator
+from handpose.pose.model import build_model
 from handpose.pipeline import HandPipeline
-from handpose.web.app import create_app
-from handpose.web.serve import serving
+from handpose.apps.web.app import create_app
+from handpose.apps.web.serve import serving
 from handpose.weights import save_release
 
 from .conftest import MINI

@@ -15,11 +15,11 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ..backgrounds import hand_mask, random_background
-from ..datasets import HandFreeCrops, load_records, read_rgb
-from ..datasets.base import read_json
+from ..data.backgrounds import hand_mask, random_background
+from ..data.datasets import HandFreeCrops, load_records, read_rgb
+from ..data.datasets.base import read_json
 from ..errors import DatasetError
-from ..transforms import normalize
+from ..data.transforms import normalize
 from .codec import BoxCodec, letterbox, letterbox_matrix, map_boxes
 
 

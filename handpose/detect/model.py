@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..model import MobileNetV2
+from ..pose.model import MobileNetV2
 
 # Indices of the last MobileNetV2 block at strides 8, 16 and 32 (outputs: 32, 96, 1280 channels).
 TAPS, TAP_CHANNELS = (6, 13, 18), (32, 96, 1280)

@@ -25,11 +25,11 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from ..checkpoint import load_checkpoint, save_checkpoint
-from ..config import _check_types, deep_merge, read_recipe
-from ..datasets import HandFreeCrops
+from ..train.config import _check_types, deep_merge, read_recipe
+from ..data.datasets import HandFreeCrops
 from ..errors import HandposeError
 from ..io import atomic_write, atomic_write_text
-from ..transforms import normalize
+from ..data.transforms import normalize
 from .codec import BoxCodec, match
 from .data import DetectionTrainSet, frame_samples, load_frames, load_paste_hands, pasted_samples
 from .model import HandDetectorNet, load_backbone_weights

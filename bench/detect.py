@@ -1,0 +1,248 @@
+"""Hand detection: recall, precision and ms per frame of our detector (PyTorch, ONNX Runtime fp32 and int8) and
+of the whole photo pipeline, beside MediaPipe Hands in photo mode on the same frames in the same run; and the
+handedness accuracy of both on uci_hand.
+
+    OMP_NUM_THREADS=2 .venv/bin/python bench/detect.py [--limit N] [--threads 2] [--json OUT.json]
+                                                       [--weights POSE] [--detector DETECTOR] [--canvas 480]
+
+Sets (boxes are keypoint boxes, as the detector's; a prediction is right when it matches a truth box one to
+one at IoU >= 0.5, codec.match):
+  palms            the 300 teacher_hands frames of source palms (never trained on). Their boxes are MediaPipe's
+                   (photo mode, mirror-checked): a hand it missed has no box, so our recall there is a floor
+                   and some of our "false" boxes may be hands; MediaPipe's own row there is high by construction.
+  hgc_dev@S, uci_hand@S   1-3 hands of that set pasted with a grown skeleton mask into hand-free squares of
+                   palms frames (detect/data.py's validation builder, seeded), the hand's longer keypoint-box
+                   side S = 40, 80, 160 px, on a --canvas px square (100 images per set). hgc_dev is never
+                   trained on; uci_hand hands are pasted in the detector's training (other rooms, other seeds).
+                   Our detector is trained on such pastes and MediaPipe never saw one (a pasted hand has no
+                   arm and a mask edge): these sets favour ours; they measure scale, not a fair contest.
+  handedness       the 944 uci_hand photos (256 px crops, one hand-made left/right label each, from the
+                   sequence name): the hand matching the labelled box, its side against the label.
+--limit N caps every set at N images (a smoke run: --limit 3).
+
+Engines: "detector B" is HandDetector(backend=B) alone (score >= its threshold); "pipeline B" is HandPipeline's
+photo path (detector -> pose crops -> keypoints, max 2 hands, pose model and detector both on B), scored by its
+hands' keypoint boxes; "mediapipe" is MediaPipe Hands 0.10.14 (static_image_mode=True, max_num_hands=2,
+model_complexity=1), scored by its landmarks' boxes, when mediapipe is importable. Engines run one after the
+other on each frame; ms is the median (and p90) over the detection sets' frames, the first call of each
+engine (start-up) excluded. MediaPipe picks its own threads; ours use --threads.
+
+Prints two Markdown tables (detection: recall / precision per set and ms per frame; handedness: hands found,
+accuracy, ms per photo) and writes every count and timing to --json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from handpose.data.datasets import HandFreeCrops, load_coco, read_rgb  # noqa: E402
+from handpose.detect import HandDetector  # noqa: E402
+from handpose.detect.codec import iou_matrix, match  # noqa: E402
+from handpose.detect.data import keypoint_box, load_frames, load_paste_hands, pasted_samples  # noqa: E402
+from handpose.errors import HandposeError  # noqa: E402
+from handpose.pipeline import HandPipeline  # noqa: E402
+from handpose.pose.handedness import MEDIAPIPE_MIRRORED  # noqa: E402
+from handpose.pose.inference import PoseEstimator  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data"
+FRAMES = DATA / "teacher_hands" / "frames.json"
+UCI = DATA / "uci_hand" / "annotations.json"
+PASTE = {"hgc_dev": {"format": "freihand", "root": str(DATA / "hgc_dev"), "split": "evaluation", "box": "keypoints"},
+         "uci_hand": {"format": "coco", "annotations": str(UCI)}}
+SIDES = (40, 80, 160)
+PASTED = 100  # images per pasted set
+IOU = 0.5
+BACKENDS = ("torch", "onnx", "onnx-int8")
+
+# An engine: RGB image -> (boxes (N, 4) x, y, w, h in image pixels, the person's side per box or None).
+Engine = Callable[[np.ndarray], tuple[np.ndarray, list]]
+
+
+def boxes_of(boxes: list) -> np.ndarray:
+    return np.asarray(boxes, np.float32).reshape(-1, 4)
+
+
+def pipeline_engine(pipeline: HandPipeline) -> Engine:
+    def run(image: np.ndarray) -> tuple[np.ndarray, list]:
+        hands = pipeline(image)
+        return boxes_of([h.box for h in hands]), [h.handedness for h in hands]  # None without a handedness head
+
+    return run
+
+
+def make_engines(args: argparse.Namespace) -> dict[str, Engine]:
+    engines: dict[str, Engine] = {}
+    pipelines: dict[str, HandPipeline] = {}
+    for backend in BACKENDS:
+        detector = HandDetector(args.detector, backend=backend, threads=args.threads)
+        estimator = PoseEstimator(args.weights, backend=backend, threads=args.threads)
+        pipelines[backend] = HandPipeline(estimator, detector, max_hands=2)
+        engines[f"detector {backend}"] = lambda im, d=detector: (boxes_of([x.box for x in d(im)]), [])
+    for backend, pipeline in pipelines.items():
+        engines[f"pipeline {backend}"] = pipeline_engine(pipeline)
+    try:
+        os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's C++ start-up chatter
+        import mediapipe as mp
+    except ImportError:
+        print("mediapipe is not importable (make bench-deps): its rows are left out", file=sys.stderr)
+        return engines
+    hands = mp.solutions.hands.Hands(static_image_mode=True, max_num_hands=2, model_complexity=1)
+
+    def mediapipe(image: np.ndarray) -> tuple[np.ndarray, list]:
+        h, w = image.shape[:2]
+        result = hands.process(image)
+        boxes, sides = [], []
+        for lm, side in zip(result.multi_hand_landmarks or [], result.multi_handedness or []):
+            # Normalised landmarks are in pixel-edge units; pixel centres sit half a pixel in (as the labels).
+            kps = np.array([[p.x * w - 0.5, p.y * h - 0.5] for p in lm.landmark], np.float32)
+            boxes.append(keypoint_box(kps, np.ones(21)))
+            label = side.classification[0].label  # MediaPipe assumes a mirrored selfie (see pose/handedness.py)
+            sides.append(("right" if label == "Left" else "left") if MEDIAPIPE_MIRRORED else label.lower())
+        return boxes_of(boxes), sides
+
+    engines[f"mediapipe {mp.__version__} photo"] = mediapipe
+    return engines
+
+
+def detection_sets(args: argparse.Namespace) -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
+    """name -> [(RGB image, truth boxes (N, 4))]."""
+    n = args.limit
+    sets = {"palms": [(read_rgb(f.image), f.boxes) for f in load_frames(FRAMES, sources=["palms"])[:n]]}
+    rooms = HandFreeCrops(FRAMES, sources=["palms"])
+    for name, spec in PASTE.items():
+        hands = load_paste_hands([spec])
+        for side in SIDES:
+            sets[f"{name}@{side}"] = pasted_samples(hands, rooms, args.canvas, min(n or PASTED, PASTED), (side, side))
+    return sets
+
+
+def run_detection(engines: dict[str, Engine], sets: dict) -> tuple[dict, dict]:
+    """Per set and engine: true positives, predictions, truths; per engine: ms of every frame."""
+    counts = {s: {e: {"tp": 0, "predicted": 0, "truth": 0} for e in engines} for s in sets}
+    ms: dict[str, list[float]] = {e: [] for e in engines}
+    for set_name, samples in sets.items():
+        for i, (image, truth) in enumerate(samples):
+            print(f"\r{set_name}: {i + 1}/{len(samples)}   ", end="", file=sys.stderr, flush=True)
+            for name, engine in engines.items():
+                t0 = time.perf_counter()
+                boxes, _ = engine(image)
+                ms[name].append(1000 * (time.perf_counter() - t0))
+                c = counts[set_name][name]
+                c["tp"] += match(boxes, truth, IOU)
+                c["predicted"] += len(boxes)
+                c["truth"] += len(truth)
+    print(file=sys.stderr)
+    return counts, ms
+
+
+def run_handedness(engines: dict[str, Engine], limit: int | None) -> dict:
+    """Per engine but the bare detectors: uci_hand photos whose labelled hand it found, how many of those got
+    a side and how many the right one, and ms per photo."""
+    records = [r for r in load_coco(UCI) if r.extra.get("hand") in ("left", "right")][:limit]
+    if not records:
+        raise HandposeError(f"{UCI}: no annotation has a 'hand' field (left/right)")
+    names = [n for n in engines if not n.startswith("detector")]
+    out = {n: {"photos": len(records), "found": 0, "sided": 0, "correct": 0, "ms": []} for n in names}
+    for i, r in enumerate(records):
+        print(f"\rhandedness: {i + 1}/{len(records)}   ", end="", file=sys.stderr, flush=True)
+        image, truth = read_rgb(r.image), keypoint_box(r.keypoints, r.visibility)
+        for name in names:
+            t0 = time.perf_counter()
+            boxes, sides = engines[name](image)
+            out[name]["ms"].append(1000 * (time.perf_counter() - t0))
+            if len(boxes):
+                iou = iou_matrix(boxes, truth)[:, 0]
+                side = sides[int(iou.argmax())]
+                if iou.max() >= IOU:
+                    out[name]["found"] += 1
+                    out[name]["sided"] += side is not None
+                    out[name]["correct"] += side == r.extra["hand"]
+    print(file=sys.stderr)
+    return out
+
+
+def ratio(a: int, b: int) -> float | None:
+    return a / b if b else None
+
+
+def fmt(x: float | None) -> str:
+    return "-" if x is None else f"{x:.3f}"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--limit", type=int, default=None, help="at most N images per set (default: all)")
+    ap.add_argument("--threads", type=int, default=2, help="intra-op threads of our engines")
+    ap.add_argument("--json", default=None, metavar="OUT", help="write every figure to this JSON file")
+    ap.add_argument("--weights", default=None, help="pose model of the pipeline rows (default: the bundled one)")
+    ap.add_argument("--detector", default=None, help="detector weights (default: the bundled ones)")
+    ap.add_argument("--canvas", type=int, default=480, help="side of the square images hands are pasted into")
+    args = ap.parse_args()
+    if args.limit is not None and args.limit < 1:
+        raise HandposeError(f"--limit must be at least 1, got {args.limit}")
+    if args.threads < 1 or args.canvas < 64:
+        raise HandposeError("--threads must be at least 1 and --canvas at least 64")
+    torch.set_num_threads(args.threads)
+    engines = make_engines(args)  # first: a wrong weights file is reported before the images are read
+    sets = detection_sets(args)
+    first = sets["palms"][0][0]
+    for engine in engines.values():  # start-up (session creation, first-call allocation) is not timed
+        engine(first)
+    counts, ms = run_detection(engines, sets)
+    handed = run_handedness(engines, args.limit)
+
+    print(f"\nDetection: recall / precision at IoU >= {IOU} (keypoint boxes); {args.threads} threads; "
+          f"pasted sets on {args.canvas} px squares; ms per frame over {len(next(iter(ms.values())))} frames\n")
+    print("| engine | " + " | ".join(sets) + " | ms / frame | p90 |")
+    print("|---|" + "---|" * (len(sets) + 2))
+    result: dict = {"config": {**vars(args), "iou": IOU, "sides": SIDES}, "detection": {}, "ms": {}, "handedness": {}}
+    for name in engines:
+        cells = []
+        for s in sets:
+            c = counts[s][name]
+            r, p = ratio(c["tp"], c["truth"]), ratio(c["tp"], c["predicted"])
+            result["detection"].setdefault(s, {})[name] = {**c, "recall": r, "precision": p}
+            cells.append(f"{fmt(r)} / {fmt(p)}")
+        t = ms[name]
+        result["ms"][name] = {"median": statistics.median(t), "p90": float(np.percentile(t, 90)), "frames": len(t)}
+        print(f"| {name} | " + " | ".join(cells) + f" | {statistics.median(t):.1f} | {np.percentile(t, 90):.1f} |")
+    print("\npalms' boxes are MediaPipe's own (a hand it missed has none): recall there is a floor for us, "
+          "and MediaPipe's row there is not a comparison. The pasted sets favour ours (trained on pastes).")
+
+    n = next(iter(handed.values()))["photos"]
+    print(f"\nHandedness on {n} uci_hand photos: found = the labelled hand matched at IoU >= {IOU}; "
+          "accuracy over the hands found\n")
+    print("| engine | found | accuracy | ms / photo |")
+    print("|---|---|---|---|")
+    for name, h in handed.items():
+        acc = ratio(h["correct"], h["sided"])  # None: the pose model has no handedness head
+        result["handedness"][name] = {**{k: v for k, v in h.items() if k != "ms"}, "accuracy": acc,
+                                      "ms_median": statistics.median(h["ms"])}
+        print(f"| {name} | {fmt(ratio(h['found'], h['photos']))} | {fmt(acc)} | {statistics.median(h['ms']):.1f} |")
+        if acc is not None and acc < 0.3 and h["sided"] >= 20:
+            print(f"warning: {name}'s handedness is far below chance: a left/right convention is inverted",
+                  file=sys.stderr)
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
+        print(f"\nwrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except HandposeError as e:
+        print(f"bench/detect.py: {e}", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,418 @@
+"""`handpose live`: real-time hand pose from a camera, a stream or a video file, tracked and smoothed.
+
+Camera and stream sources are read on a capture thread that keeps only the newest frame, so a slow frame
+never builds up lag; video files are decoded ahead on a thread too, but every frame is processed, in order.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import queue
+import re
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..draw import draw_hand
+from ..errors import HandposeError
+from ..pose.inference import BACKENDS
+from ..io import atomic_write_image
+from ..smoothing import OneEuroParams
+from ..tracking import HandTracker
+
+STAGES = ("read", "find", "track", "smooth", "draw", "write")
+
+
+# -- sources ------------------------------------------------------------------------------------------------
+@dataclass
+class Frame:
+    index: int
+    time: float  # seconds: position in a file, capture time since start for a camera
+    bgr: np.ndarray
+
+
+class FileSource:
+    """Every frame of a video file, in order, decoded one step ahead on a thread."""
+
+    live = False
+
+    def __init__(self, path: str):
+        if not Path(path).is_file():
+            raise HandposeError(f"{path}: video file not found")
+        self.cap = cv2.VideoCapture(path)
+        if not self.cap.isOpened():
+            raise HandposeError(f"{path}: not a readable video")
+        self.name = path
+        fps = self.cap.get(cv2.CAP_PROP_FPS)
+        self.fps = fps if fps and np.isfinite(fps) and fps > 0 else 30.0
+        self._queue: queue.Queue = queue.Queue(maxsize=4)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._decode, daemon=True)
+        self._thread.start()
+
+    def _decode(self) -> None:
+        i = 0
+        while not self._stop.is_set():
+            ok, bgr = self.cap.read()
+            item = Frame(i, i / self.fps, bgr) if ok else None
+            while not self._stop.is_set():
+                try:
+                    self._queue.put(item, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+            if item is None:
+                return
+            i += 1
+
+    def read(self) -> Frame | None:
+        return self._queue.get()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.cap.release()
+
+
+class CameraSource:
+    """A camera index or a stream URL, read on a thread that keeps only the newest frame."""
+
+    live = True
+
+    def __init__(self, spec: str):
+        self.name = f"camera {spec}" if spec.isdigit() else f"stream {spec}"
+        try:  # OpenCV's own warnings about a missing device would bury our message
+            cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+        except AttributeError:
+            pass
+        self.cap = cv2.VideoCapture(int(spec) if spec.isdigit() else spec)
+        ok, bgr = self.cap.read() if self.cap.isOpened() else (False, None)
+        if not ok:
+            self.cap.release()
+            raise HandposeError(
+                f"{self.name}: cannot be opened or gives no frames (no camera here, or it is in use). "
+                "To run on a video file instead, pass --source FILE (e.g. --source hand.mp4)")
+        fps = self.cap.get(cv2.CAP_PROP_FPS)
+        self.fps = fps if fps and np.isfinite(fps) and 1 <= fps <= 240 else 30.0
+        self.start = time.perf_counter()
+        self.dropped = 0  # frames overwritten before anyone read them
+        self._latest: Frame | None = Frame(0, 0.0, bgr)
+        self._count = 1
+        self._done = False
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._capture, daemon=True)
+        self._thread.start()
+
+    def _capture(self) -> None:
+        while True:
+            ok, bgr = self.cap.read()
+            with self._cond:
+                if self._done or not ok:
+                    self._done = True
+                    self._cond.notify_all()
+                    return
+                if self._latest is not None:
+                    self.dropped += 1
+                self._latest = Frame(self._count, time.perf_counter() - self.start, bgr)
+                self._count += 1
+                self._cond.notify_all()
+
+    def read(self) -> Frame | None:
+        """The newest frame not yet handed out (waits for one); None when the camera stops."""
+        with self._cond:
+            while self._latest is None and not self._done:
+                self._cond.wait()
+            frame, self._latest = self._latest, None
+            return frame
+
+    def close(self) -> None:
+        with self._cond:
+            self._done = True
+        self._thread.join(timeout=2)
+        self.cap.release()
+
+
+def open_source(spec: str) -> FileSource | CameraSource:
+    if spec.isdigit() or "://" in spec or spec.startswith("/dev/video"):
+        return CameraSource(spec)
+    return FileSource(spec)
+
+
+# -- outputs ------------------------------------------------------------------------------------------------
+class AtomicOutput:
+    """A file written under a temporary name beside its destination and renamed into place on commit."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, self.tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp" + self.path.suffix, dir=self.path.parent)
+        os.close(fd)
+
+    def finish(self, commit: bool) -> None:
+        if commit:
+            os.replace(self.tmp, self.path)
+        else:
+            Path(self.tmp).unlink(missing_ok=True)
+
+
+class VideoOutput(AtomicOutput):
+    def __init__(self, path: str | Path, fps: float, size: tuple[int, int]):
+        super().__init__(path)
+        self.writer = cv2.VideoWriter(self.tmp, cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+        if not self.writer.isOpened():
+            self.finish(False)
+            raise HandposeError(f"{path}: cannot write a video here (use an .mp4 name)")
+
+    def write(self, bgr: np.ndarray) -> None:
+        self.writer.write(bgr)
+
+    def finish(self, commit: bool) -> None:
+        if hasattr(self, "writer"):
+            self.writer.release()
+        super().finish(commit)
+
+
+class JsonlOutput(AtomicOutput):
+    def __init__(self, path: str | Path):
+        super().__init__(path)
+        self.file = open(self.tmp, "w")
+
+    def write(self, obj: dict) -> None:
+        self.file.write(json.dumps(obj, separators=(",", ":")) + "\n")
+
+    def finish(self, commit: bool) -> None:
+        self.file.close()
+        super().finish(commit)
+
+
+# -- display ------------------------------------------------------------------------------------------------
+def gui_problem() -> str | None:
+    """Why a window cannot be shown here, or None."""
+    m = re.search(r"^\s*GUI:\s*(\S+)", cv2.getBuildInformation(), re.M)
+    if m and m.group(1).upper() == "NONE":
+        return "this OpenCV build has no window support (opencv-python-headless is installed)"
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        return "there is no display ($DISPLAY is not set)"
+    return None
+
+
+GUI_HELP = ("For a window, replace the headless OpenCV build with the full one (the two clash when both are "
+            "installed): `pip uninstall -y opencv-python-headless && pip install opencv-python`. "
+            "Or run headless: --no-display --output OUT.mp4 --json OUT.jsonl")
+
+
+@dataclass
+class Stats:
+    ms: dict = field(default_factory=lambda: {s: [] for s in STAGES})
+    frames: int = 0
+    with_hand: int = 0
+    found: int = 0  # frames where the search for new hands (detector or finder) ran
+    seconds: float = 0.0
+    dropped: int = 0
+
+    def add(self, ms: dict) -> None:
+        for s in STAGES:
+            self.ms[s].append(ms.get(s, 0.0))
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+    def latency(self) -> np.ndarray:
+        """Per-frame processing latency (ms): every stage after the frame was read."""
+        return np.sum([self.ms[s] for s in STAGES[1:]], axis=0) if self.frames else np.zeros(0)
+
+    def summary(self) -> str:
+        pct = lambda a, q: float(np.percentile(a, q)) if len(a) else 0.0
+        lat = self.latency()
+        lines = [f"frames {self.frames}, with a hand {self.with_hand} ({100 * self.with_hand / max(self.frames, 1):.1f}%), "
+                 f"hand finder ran on {self.found}" + (f", camera frames dropped {self.dropped}" if self.dropped else ""),
+                 f"mean FPS {self.fps:.1f} ({self.frames} frames in {self.seconds:.2f} s, end to end)",
+                 "| stage (ms) | mean | p50 | p90 | p99 |", "|---|---|---|---|---|"]
+        for name, vals in [*self.ms.items(), ("latency (find..write)", lat)]:
+            vals = np.asarray(vals)
+            lines.append(f"| {name} | {vals.mean() if len(vals) else 0:.1f} | {pct(vals, 50):.1f} | {pct(vals, 90):.1f} | {pct(vals, 99):.1f} |")
+        return "\n".join(lines)
+
+
+def draw_overlay(bgr: np.ndarray, tracks, fps: float, ms: dict, found: bool, mirror: bool) -> np.ndarray:
+    for tr in tracks:
+        shown = tr.shown
+        label = f"#{tr.id} {shown.label}" + (f" ({shown.score:.2f})" if shown.handedness is not None else "")
+        draw_hand(bgr, tr.keypoints, box=tr.hand.box, label=label)
+    state = "finding" if found else "tracking"
+    lines = [f"FPS {fps:5.1f}  {state}  hands {len(tracks)}" + ("  mirror" if mirror else ""),
+             "  ".join(f"{s} {ms.get(s, 0.0):.1f}" for s in STAGES) + " ms"]
+    scale = max(0.4, bgr.shape[0] / 900)
+    height = int(22 * scale / 0.4 * 0.9)
+    cv2.rectangle(bgr, (0, 0), (bgr.shape[1], height * len(lines) + 6), (0, 0, 0), -1)
+    for i, text in enumerate(lines):
+        cv2.putText(bgr, text, (6, height * (i + 1)), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)
+    return bgr
+
+
+# -- the loop -----------------------------------------------------------------------------------------------
+def process(source, tracker: HandTracker, *, display: bool = False, video: VideoOutput | None = None,
+            jsonl: JsonlOutput | None = None, mirror: bool = False, max_frames: int | None = None,
+            snapshot_dir: Path = Path("."), on_frame=None) -> Stats:
+    """Read -> find/track -> smooth -> draw -> write, frame after frame, until the source ends, ``max_frames``,
+    q, or Ctrl-C on a camera. ``on_frame(frame, tracks)`` sees every result (benchmarks use it)."""
+    stats = Stats()
+    ms = {s: 0.0 for s in STAGES}
+    fps = 0.0
+    start = last = time.perf_counter()
+    try:
+        while max_frames is None or stats.frames < max_frames:
+            t0 = time.perf_counter()
+            frame = source.read()
+            if frame is None:
+                break
+            ms["read"] = (time.perf_counter() - t0) * 1e3
+            bgr = cv2.flip(frame.bgr, 1) if mirror else frame.bgr
+            tracks = tracker.update(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), frame.time)
+            ms.update(tracker.info.ms)
+            t1 = time.perf_counter()
+            out = draw_overlay(bgr, tracks, fps, ms, tracker.info.found, mirror)
+            t2 = time.perf_counter()
+            if video is not None:
+                video.write(out)
+            if jsonl is not None:
+                jsonl.write({"frame": frame.index, "time": round(frame.time, 4), "hands": [tr.to_json() for tr in tracks]})
+            key = -1
+            if display:
+                cv2.imshow("handpose live (q quit, s snapshot, m mirror)", out)
+                key = cv2.waitKey(1) & 0xFF
+            ms["draw"], ms["write"] = (t2 - t1) * 1e3, (time.perf_counter() - t2) * 1e3
+            stats.add(ms)
+            stats.frames += 1
+            stats.with_hand += bool(tracks)
+            stats.found += tracker.info.found
+            if on_frame is not None:
+                on_frame(frame, tracks)
+            now = time.perf_counter()
+            rate = 1.0 / max(now - last, 1e-6)
+            fps, last = (rate if fps == 0 else 0.9 * fps + 0.1 * rate), now
+            if key in (ord("q"), 27):
+                break
+            if key == ord("s"):
+                path = snapshot_dir / time.strftime("handpose_%Y%m%d_%H%M%S.png")
+                atomic_write_image(path, out)
+                print(f"snapshot: {path}", file=sys.stderr)
+            if key == ord("m"):
+                mirror = not mirror
+                tracker.reset()  # the hands just jumped to the other side
+    except KeyboardInterrupt:
+        if not source.live:
+            raise  # a file cut short: the caller leaves no partial output behind
+        print("stopped", file=sys.stderr)  # a camera has no end: Ctrl-C is how it stops
+    stats.seconds = time.perf_counter() - start
+    stats.dropped = getattr(source, "dropped", 0)
+    return stats
+
+
+# -- the command --------------------------------------------------------------------------------------------
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--source", default="0", help="camera index (0), video file or stream URL (default: 0)")
+    p.add_argument("--weights", default=None, help="model file (.safetensors release or .pt checkpoint; default: bundled)")
+    p.add_argument("--backend", default="onnx-int8", choices=BACKENDS,
+                   help="inference backend (default onnx-int8: the fastest on CPU, 37 FPS in bench/live.py)")
+    p.add_argument("--max-hands", type=int, default=2, help="hands to track at once (default 2)")
+    p.add_argument("--detector", default=None, metavar="WEIGHTS",
+                   help="hand detector weights (default: the bundled ones when present; without them the pose "
+                        "model finds the hands itself)")
+    p.add_argument("--redetect-every", type=int, default=5, metavar="K",
+                   help="while some but fewer than --max-hands hands are tracked, look for more every K frames "
+                        "(default 5; at once when no hand is tracked or one is lost)")
+    p.add_argument("--mirror", action="store_true", help="mirror the image (selfie view); key m toggles it")
+    p.add_argument("--no-display", action="store_true", help="no window (servers, batch runs)")
+    p.add_argument("--output", type=Path, help="annotated video to write (.mp4): same frames and rate as the input")
+    p.add_argument("--json", type=Path, help="JSON lines to write: one object per frame, hand or not")
+    p.add_argument("--max-frames", type=int, help="stop after this many frames")
+    p.add_argument("--presence-threshold", type=float, default=0.2,
+                   help="hand presence score under which a track is lost and the finder runs again (default 0.2)")
+    p.add_argument("--roi-scale", type=float, default=1.1, help="growth of the keypoints' box for the next crop")
+    p.add_argument("--no-smooth", action="store_true", help="turn the One Euro filter off")
+    p.add_argument("--min-cutoff", type=float, default=OneEuroParams.min_cutoff, help="One Euro: cut-off when still (Hz)")
+    p.add_argument("--beta", type=float, default=OneEuroParams.beta, help="One Euro: cut-off rise with speed (per hand size/s)")
+    p.add_argument("--d-cutoff", type=float, default=OneEuroParams.d_cutoff, help="One Euro: cut-off of the speed (Hz)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch threads (default: one per core; 1 is much faster on a machine busy with other work)")
+    p.add_argument("--snapshot-dir", type=Path, default=Path("."), help="where key s saves snapshots")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..pipeline import HandPipeline
+
+    if args.max_hands < 1:
+        raise HandposeError(f"--max-hands must be at least 1, got {args.max_hands}")
+    if args.redetect_every < 1:
+        raise HandposeError(f"--redetect-every must be at least 1, got {args.redetect_every}")
+    for name in ("min_cutoff", "beta", "d_cutoff"):
+        if getattr(args, name) < 0 or (name != "beta" and getattr(args, name) == 0):
+            raise HandposeError(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
+    display = not args.no_display
+    if display and (problem := gui_problem()):
+        if args.output is None and args.json is None:
+            raise HandposeError(f"cannot open a window: {problem}. {GUI_HELP}")
+        print(f"handpose live: no window ({problem}); writing the outputs only", file=sys.stderr)
+        display = False
+    source = open_source(str(args.source))
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    video = jsonl = None
+    ok = False
+    try:
+        pipeline = HandPipeline.create(args.weights, backend=args.backend, detector_weights=args.detector,
+                                       max_hands=args.max_hands, presence_threshold=args.presence_threshold)
+        smoothing = None if args.no_smooth else OneEuroParams(args.min_cutoff, args.beta, args.d_cutoff)
+        tracker = HandTracker(pipeline, args.max_hands, smoothing, args.roi_scale, args.redetect_every)
+        first = source.read()
+        if first is None:
+            raise HandposeError(f"{source.name}: no frames")
+        size = (first.bgr.shape[1], first.bgr.shape[0])
+        video = VideoOutput(args.output, source.fps, size) if args.output else None
+        jsonl = JsonlOutput(args.json) if args.json else None
+        if source.live:
+            print(f"{source.name}: {size[0]}x{size[1]}; q quits, s saves a snapshot, m mirrors", file=sys.stderr)
+        stats = process(_Prepend(first, source), tracker, display=display, video=video, jsonl=jsonl,
+                        mirror=args.mirror, max_frames=args.max_frames, snapshot_dir=args.snapshot_dir)
+        ok = True
+    finally:
+        source.close()
+        for out in (video, jsonl):
+            if out is not None:
+                out.finish(ok)
+        if display:
+            cv2.destroyAllWindows()
+    print(stats.summary())
+    for out in (video, jsonl):
+        if out is not None:
+            print(f"wrote {out.path}")
+    return 0
+
+
+class _Prepend:
+    """The source, with the already-read first frame handed out again first."""
+
+    def __init__(self, first: Frame, source):
+        self.first, self.source = first, source
+        self.live = source.live
+
+    def read(self) -> Frame | None:
+        if self.first is not None:
+            frame, self.first = self.first, None
+            return frame
+        return self.source.read()
+
+    @property
+    def dropped(self) -> int:
+        return getattr(self.source, "dropped", 0)

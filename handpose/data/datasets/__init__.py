@@ -1,0 +1,26 @@
+"""Dataset formats -> hand records -> HandDataset."""
+from .base import MINI_EXAMPLE, HandDataset, HandRecord, read_rgb
+from .coco import load_coco
+from .freihand import load_freihand, split_by_pose
+from .hand_free import HandFreeCrops
+
+__all__ = ["MINI_EXAMPLE", "HandDataset", "HandRecord", "read_rgb", "load_coco", "load_freihand", "split_by_pose", "load_records", "HandFreeCrops", "MIX_KEYS"]
+
+
+# Keys of a data.train entry that say how it is mixed with the others, not how it is read.
+MIX_KEYS = ("name", "weight", "cap")
+
+
+def load_records(spec: dict) -> list[HandRecord]:
+    """Records from a config entry: ``{format: freihand, root: ..., split: training, box: image}`` or
+    ``{format: coco, annotations: ..., images: ...}``."""
+    from ...errors import DatasetError
+
+    spec = {k: v for k, v in spec.items() if k not in MIX_KEYS}
+    fmt = spec.pop("format", None)
+    if fmt == "freihand":
+        return load_freihand(spec.pop("root"), **spec)
+    if fmt == "coco":
+        return load_coco(spec.pop("annotations"), spec.pop("images", None), spec.pop("sources", None),
+                         spec.pop("exclude_sources", None), **spec)
+    raise DatasetError(f"dataset format must be 'freihand' or 'coco', got {fmt!r}")

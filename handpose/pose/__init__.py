@@ -1,0 +1,1 @@
+"""The pose stage: encoders + Simple Baselines head, the heatmap codec, the estimator, export and ONNX Runtime."""
