@@ -85,7 +85,7 @@ def pipeline_engine(pipeline: HandPipeline) -> Engine:
 def make_engines(args: argparse.Namespace) -> dict[str, Engine]:
     engines: dict[str, Engine] = {}
     pipelines: dict[str, HandPipeline] = {}
-    for backend in BACKENDS:
+    for backend in args.backends:
         detector = HandDetector(args.detector, backend=backend, threads=args.threads)
         estimator = PoseEstimator(args.weights, backend=backend, threads=args.threads)
         pipelines[backend] = HandPipeline(estimator, detector, max_hands=2)
@@ -189,6 +189,8 @@ def main() -> int:
     ap.add_argument("--weights", default=None, help="pose model of the pipeline rows (default: the bundled one)")
     ap.add_argument("--detector", default=None, help="detector weights (default: the bundled ones)")
     ap.add_argument("--canvas", type=int, default=480, help="side of the square images hands are pasted into")
+    ap.add_argument("--backends", nargs="+", choices=BACKENDS, default=list(BACKENDS),
+                    help="our engines (default: all three; fewer makes a full run shorter)")
     args = ap.parse_args()
     if args.limit is not None and args.limit < 1:
         raise HandposeError(f"--limit must be at least 1, got {args.limit}")

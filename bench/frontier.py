@@ -64,13 +64,14 @@ def plot(rows: list[dict], mp_ms: float | None, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
     for r in rows:
         ax.scatter(r["int8_ms"], r["AUC"], s=36)
-        ax.annotate(r["label"], (r["int8_ms"], r["AUC"]), textcoords="offset points", xytext=(5, 4), fontsize=8)
+        ax.annotate(f"{r['label']}\n({r['run']})", (r["int8_ms"], r["AUC"]), textcoords="offset points",
+                    xytext=(5, -8), fontsize=7)
     if mp_ms is not None:
         ax.axvline(mp_ms, color="grey", ls="--", lw=1)
         ax.text(mp_ms, ax.get_ylim()[0], " MediaPipe landmark model", rotation=90, va="bottom", fontsize=8, color="grey")
     ax.set_xlabel("ms per hand crop, ONNX Runtime int8, batch 1")
     ax.set_ylabel("hgc_dev AUC 0-30 px (tight keypoint crop)")
-    ax.set_title("Same budget of crops seen per point")
+    ax.set_title("hgc_dev accuracy against time per crop (one run)")
     ax.grid(alpha=0.3)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
