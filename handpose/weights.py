@@ -27,6 +27,7 @@ def model_info(cfg: dict, metrics: dict | None = None) -> dict:
         "input_size": cfg["data"]["input_size"],
         "sigma": cfg["data"]["sigma"],
         "padding": cfg["data"]["padding"],
+        **({"handedness": True} if cfg["model"].get("handedness") else {}),
         "metrics": metrics or {},
     }
 

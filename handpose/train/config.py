@@ -13,7 +13,8 @@ DEFAULTS: dict = {
     "output": "runs",
     "model": {"arch": "resnet18", "num_joints": 21,
               "head_width": 256,  # filters of each deconvolution (the article: 256)
-              "num_deconv": 3},  # deconvolutions; heatmaps at stride 32 / 2 ** num_deconv (3: stride 4)
+              "num_deconv": 3,
+              "handedness": False},  # a left/right head trained with the heatmaps (see train.handedness_weight)  # deconvolutions; heatmaps at stride 32 / 2 ** num_deconv (3: stride 4)
     "data": {
         "input_size": 224,  # square network input; heatmaps are input_size / 4
         "sigma": 2.0,
@@ -27,6 +28,9 @@ DEFAULTS: dict = {
         "hand_free": [],  # frames files, e.g. {frames: .../frames.json, exclude_sources: [..]}: real negatives
         "hand_free_val": [],  # the same, never trained on: the false-hand rate is reported every epoch
         "hand_free_val_crops": 300,
+        # COCO files with hand-made left/right ("hand") labels: with model.handedness, the head's accuracy on
+        # them is logged every epoch as handedness_acc (never trained on when their train entry says so)
+        "handedness_check": [],
     },
     "augment": {
         "rotation": 180.0, "scale": [0.75, 1.25], "shift": 0.1, "flip": 0.5, "color": 0.3, "hue": 10.0,
@@ -46,6 +50,11 @@ DEFAULTS: dict = {
         "optimizer": "adam",  # or "adamw"
         "channels_last": True,  # NHWC activations: faster convolutions on CPU (oneDNN)
         "cpu_bf16": False,  # bfloat16 autocast on CPU: only CPUs with AVX512-BF16/AMX gain (see bench/train_speed.py)
+        # With model.handedness: weight of the left/right cross-entropy beside the heatmap MSE (which is ~1e-3,
+        # so a small weight keeps the heatmaps in charge). Labels come from data.train sources whose entry does
+        # not say handedness: false, and teacher labels scoring under handedness_min_score are skipped.
+        "handedness_weight": 0.003,
+        "handedness_min_score": 0.8,
         "presence_threshold": 0.2,  # a crop whose mean peak height passes this counts as a hand
     },
 }
@@ -189,13 +198,15 @@ def validate(cfg: dict) -> None:
             for part in name.split("."):
                 node = node[part]
             raise HandposeError(f"config field {name!r} must be {what}, got {node!r}")
-    for part in ("train", "val", "report"):
+    for part in ("train", "val", "report", "handedness_check"):
         for i, spec in enumerate(d[part]):
             if not isinstance(spec, dict) or "format" not in spec:
                 raise HandposeError(f"config: data.{part}[{i}] must be a mapping with a 'format' (freihand or coco), "
                                     f"got {spec!r}")
             if part == "report" and "name" not in spec:
                 raise HandposeError(f"config: data.report[{i}] needs a 'name' (its metrics are logged as NAME_AUC ...)")
+            if "handedness" in spec and not isinstance(spec["handedness"], bool):
+                raise HandposeError(f"config: data.{part}[{i}].handedness must be true or false, got {spec['handedness']!r}")
             for key, low in (("weight", 0.0), ("cap", 0)):
                 if key in spec and (not isinstance(spec[key], (int, float)) or isinstance(spec[key], bool)
                                     or spec[key] < low or (key == "weight" and spec[key] == 0)):

@@ -27,6 +27,7 @@ from ..data.datasets import HandDataset, HandFreeCrops, load_records, split_by_p
 from ..data.datasets.base import check_images_exist
 from ..errors import DatasetError, HandposeError
 from .evaluate import evaluate_dataset, false_hand_rate
+from ..pose.handedness import label_of
 from ..io import atomic_write, atomic_write_text
 from ..pose.model import build_model, load_backbone_weights
 from ..data.transforms import Augment
@@ -72,8 +73,11 @@ def build_datasets(cfg: dict, codec: HeatmapCodec) -> tuple[HandDataset, HandDat
         raise HandposeError("config: data.train lists no dataset")
     train = []
     for i, spec in enumerate(d["train"]):
+        labels = cfg["model"]["handedness"] and spec.get("handedness", True)
         for r in read_source(spec, f"data.train[{i}]"):
             r.extra["group"] = i
+            if labels:  # HandDataset reads it (and flips it with a mirroring crop)
+                r.extra["right"] = label_of(r, cfg["train"]["handedness_min_score"])
             train.append(r)
     if d["val"]:
         val = [r for i, spec in enumerate(d["val"]) for r in read_source(spec, f"data.val[{i}]")]
@@ -102,6 +106,28 @@ def build_reports(cfg: dict, codec: HeatmapCodec) -> dict[str, HandDataset]:
         check_images_exist(records, f"data.report[{i}]")
         out[spec["name"]] = HandDataset(records, codec, None, cfg["data"]["padding"])
     return out
+
+
+def build_handedness_checks(cfg: dict, codec: HeatmapCodec) -> list[HandDataset]:
+    """data.handedness_check's sets, each record labelled from its hand-made "hand" field."""
+    out = []
+    for i, spec in enumerate(cfg["data"]["handedness_check"]):
+        records = read_source(spec, f"data.handedness_check[{i}]")
+        for r in records:
+            r.extra["right"] = label_of(r)
+        out.append(HandDataset([r for r in records if r.extra["right"] is not None], codec, None, cfg["data"]["padding"]))
+    return out
+
+
+class WithHandedness(torch.nn.Module):
+    """The model as (heatmaps, right-hand logits): one forward for DistributedDataParallel to wrap."""
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor):
+        return self.model.forward_all(x)
 
 
 def read_hand_free(specs: list[dict], where: str) -> HandFreeCrops | None:
@@ -160,21 +186,30 @@ class Trainer:
         self.reports = build_reports(cfg, self.codec) if self.main else {}
         self.hand_free_val = read_hand_free(d["hand_free_val"], "data.hand_free_val") if self.main else None
         self.log_fields = LOG_FIELDS[:-1] + [f"{name}_{k}" for name in self.reports for k in ("AUC", "EPE")]
-        self.log_fields += ["false_hand"] * (self.hand_free_val is not None) + ["samples", "seconds"]
-        self.model = build_model(m["arch"], m["num_joints"], m["head_width"], m["num_deconv"]).to(self.device)
+        self.handedness_checks = build_handedness_checks(cfg, self.codec) if self.main and m["handedness"] else []
+        self.log_fields += ["false_hand"] * (self.hand_free_val is not None)
+        self.log_fields += ["handedness_acc"] * bool(self.handedness_checks) + ["samples", "seconds"]
+        self.model = build_model(m["arch"], m["num_joints"], m["head_width"], m["num_deconv"],
+                                 handedness=m["handedness"]).to(self.device)
         if t["backbone_weights"] and not resume:
             loaded, unused = load_backbone_weights(self.model, t["backbone_weights"])
             if self.main:
                 print(f"encoder: {loaded} tensors loaded from {t['backbone_weights']}; not used: "
                       f"{', '.join(unused) or 'none'}", flush=True)
         if t["init_weights"] and not resume:
-            self.model.load_state_dict(load_checkpoint(t["init_weights"])["model"])
+            result = self.model.load_state_dict(load_checkpoint(t["init_weights"])["model"], strict=False)
+            # A model without the handedness head may start one that has it (the head starts fresh); any
+            # other difference is a wrong checkpoint.
+            missing = [k for k in result.missing_keys if not k.startswith("handedness.")]
+            if missing or result.unexpected_keys:
+                raise HandposeError(f"train.init_weights {t['init_weights']}: does not fit this model (missing "
+                                    f"{missing[:3]}, unexpected {result.unexpected_keys[:3]})")
         if t["channels_last"]:
             self.model = self.model.to(memory_format=torch.channels_last)
-        self.net = self.model
+        self.net = WithHandedness(self.model) if m["handedness"] else self.model
         if self.distributed:
             self.net = torch.nn.parallel.DistributedDataParallel(
-                self.model, device_ids=[local_rank] if self.device.type == "cuda" else None)
+                self.net, device_ids=[local_rank] if self.device.type == "cuda" else None)
 
         self.sampler = MixSampler(self.train_set, d["train"], t["seed"], self.rank, self.world)
         self.loader = DataLoader(
@@ -235,6 +270,9 @@ class Trainer:
                     row["false_hand"] = false_hand_rate(self.model, self.hand_free_val, self.codec,
                                                         self.cfg["data"]["hand_free_val_crops"],
                                                         t["presence_threshold"], self.device, t["batch_size"])
+                if self.handedness_checks:
+                    row["handedness_acc"] = handedness_accuracy(self.model, self.handedness_checks, self.device,
+                                                                t["batch_size"])
                 row["samples"] = self.sampler.describe()
                 row["seconds"] = time.time() - start
             self.epoch += 1
@@ -258,17 +296,25 @@ class Trainer:
         self.train_set.set_epoch(self.epoch)
         self.sampler.set_epoch(self.epoch)
         batches = iter(self.loader)
-        total, count = 0.0, 0
+        total, count, side_right, side_n = 0.0, 0, 0, 0
         bar = tqdm(range(self.steps_per_epoch), desc=f"epoch {self.epoch + 1}/{self.cfg['train']['epochs']}",
                    unit="batch", disable=not self.main, dynamic_ncols=True)
         for _ in bar:
-            images, targets, weights, _ = next(batches)
+            images, targets, weights, meta = next(batches)
             images, targets, weights = (x.to(self.device, non_blocking=True) for x in (images, targets, weights))
             if self.cfg["train"]["channels_last"]:
                 images = images.contiguous(memory_format=torch.channels_last)
             with torch.autocast(**self.autocast):
-                heatmaps = self.net(images)
+                out = self.net(images)
+            heatmaps, logits = out if isinstance(out, tuple) else (out, None)
             loss = heatmap_loss(heatmaps.float(), targets, weights)
+            if logits is not None:
+                right = meta["right"].to(self.device)
+                known = right >= 0  # hands without a label and hand-free crops add nothing
+                side = handedness_loss(logits.float(), right, known)
+                loss = loss + self.cfg["train"]["handedness_weight"] * side
+                side_right += int(((logits.detach() > 0) == (right > 0.5))[known].sum())
+                side_n += int(known.sum())
             self.optimizer.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()
             self.scaler.step(self.optimizer)
@@ -276,7 +322,10 @@ class Trainer:
             self.scheduler.step()
             total += loss.item() * len(images)
             count += len(images)
-            bar.set_postfix(loss=f"{total / count:.2e}", lr=f"{self.optimizer.param_groups[0]['lr']:.1e}")
+            shown = {"loss": f"{total / count:.2e}", "lr": f"{self.optimizer.param_groups[0]['lr']:.1e}"}
+            if side_n:
+                shown["side"] = f"{side_right / side_n:.3f}"  # training handedness accuracy so far
+            bar.set_postfix(shown)
         if self.distributed:
             sums = torch.tensor([total, count], dtype=torch.float64, device=self.device)
             dist.all_reduce(sums)
@@ -411,6 +460,26 @@ def heatmap_loss(pred: torch.Tensor, target: torch.Tensor, weights: torch.Tensor
     """MSE between heatmaps, each joint weighted (0 for joints outside the crop), as Simple Baselines."""
     w = weights[:, :, None, None]
     return 0.5 * ((pred - target) ** 2 * w).mean()
+
+
+def handedness_loss(logits: torch.Tensor, right: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy of the right-hand logit over the crops with a label (0 if none has one)."""
+    if not bool(known.any()):
+        return logits.sum() * 0.0  # keeps the graph whole (DDP expects every parameter to get a gradient)
+    return torch.nn.functional.binary_cross_entropy_with_logits(logits[known], right[known])
+
+
+@torch.no_grad()
+def handedness_accuracy(model: torch.nn.Module, sets: list[HandDataset], device, batch_size: int) -> float:
+    """Share of the checks' hands whose right-hand logit has the hand-made label's sign (crops as evaluation's)."""
+    model.eval()
+    hits = total = 0
+    for ds in sets:
+        for images, _, _, meta in DataLoader(ds, batch_size=batch_size, shuffle=False):
+            _, logits = model.forward_all(images.to(device))
+            hits += int(((logits.float().cpu() > 0) == (meta["right"] > 0.5)).sum())
+            total += len(images)
+    return hits / max(total, 1)
 
 
 def read_log(path: Path) -> list[dict]:

@@ -8,7 +8,7 @@ __all__ = ["MINI_EXAMPLE", "HandDataset", "HandRecord", "read_rgb", "load_coco",
 
 
 # Keys of a data.train entry that say how it is mixed with the others, not how it is read.
-MIX_KEYS = ("name", "weight", "cap")
+MIX_KEYS = ("name", "weight", "cap", "handedness")  # how training uses a source, not how it is read
 
 
 def load_records(spec: dict) -> list[HandRecord]:

@@ -115,8 +115,20 @@ class HandDataset(Dataset):
             "keypoints": r.keypoints.astype(np.float32),
             "visibility": r.visibility.astype(np.float32),
             "box": r.box.astype(np.float32),
+            "right": np.float32(self.right_label(r, matrix)),
         }
         return torch.from_numpy(normalize(crop)), torch.from_numpy(heatmaps), torch.from_numpy(weights), meta
+
+    @staticmethod
+    def right_label(record: HandRecord, matrix: np.ndarray) -> float:
+        """1 if the crop shows a right hand, 0 a left one, -1 unknown. ``extra["right"]`` (set by the trainer
+        for sources whose handedness it trains on) is the photo's label; a mirroring crop (negative
+        determinant) turns a right hand into a left one."""
+        right = record.extra.get("right")
+        if right is None:
+            return -1.0
+        mirrored = float(np.linalg.det(matrix[:, :2])) < 0
+        return float(right) if not mirrored else 1.0 - float(right)
 
     def _negative(self, index: int, rng: np.random.Generator):
         """A crop with no hand: all-zero heatmaps with full weight, so the peak height learns presence."""
@@ -135,6 +147,7 @@ class HandDataset(Dataset):
             "keypoints": np.full((len(heatmaps), 2), np.nan, np.float32),
             "visibility": np.zeros(len(heatmaps), np.float32),
             "box": np.zeros(4, np.float32),
+            "right": np.float32(-1.0),
         }
         return torch.from_numpy(normalize(crop)), torch.from_numpy(heatmaps), torch.from_numpy(weights), meta
 
