@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -18,9 +18,9 @@ from handpose.apps.cli import main
 from handpose.data.datasets import load_freihand, read_rgb
 from handpose.errors import HandposeError
 from handpose.pose.handedness import attach_head, extract, fit_logistic, label_of, logits_of
-from handpose.pose.inference import PoseEstimator
+from handpose.pose.inference import Hand, PoseEstimator
 from handpose.pose.model import build_model
-from handpose.pipeline import HandPipeline, box_iou, load_detector
+from handpose.pipeline import HandPipeline, box_iou, grow, load_detector
 from handpose.apps.predict import predict_files
 from handpose.tracking import HandTracker
 from handpose.data.transforms import box_to_center_size
@@ -103,15 +103,16 @@ def test_two_hands_from_an_injected_detector_in_one_batch(plain, with_head, two_
         det = FakeDetector([boxes[0], boxes[0] + [3, 2, 0, 0], boxes[1]])
         # refine=0: the crops of the detections themselves (refine passes re-crop from the keypoints, below)
         pipe = HandPipeline(est, det, max_hands=2, refine=0)
+        pipe.photo_fallback = False  # an untrained model's hands score low: the finder would be asked too
         (entry,), errors = predict_files(pipe, [str(path)])
         assert errors == [] and det.calls == 1 and batches == [2]  # both hands' crops in one pose batch
         hands = entry["hands"]
         assert (entry["width"], entry["height"]) == (512, 256) and len(hands) == 2
         # every hand is mapped back into its own detection's crop, and equals the estimate of that box alone
-        for box in boxes:
-            (alone,) = est.estimate(image, [box])
+        for box in boxes:  # the first crop is the detection grown by detection_scale
+            (alone,) = est.estimate(image, [grow(box, pipe.detection_scale)])
             match = [h for h in hands if np.allclose(np.array(h["keypoints"])[:, :2], alone.keypoints, atol=0.02)]
-            assert len(match) == 1 and inside_crop(alone.keypoints, box, est.padding)
+            assert len(match) == 1 and inside_crop(alone.keypoints, grow(box, pipe.detection_scale), est.padding)
             assert match[0]["handedness"] == alone.handedness
         for h in hands:
             assert set(h) == {"keypoints", "score", "box", "handedness", "handedness_score"}
@@ -122,8 +123,34 @@ def test_two_hands_from_an_injected_detector_in_one_batch(plain, with_head, two_
         # max_hands caps what is reported
         assert len(pipe(image, max_hands=1)) == 1
         batches.clear()
-        refined = HandPipeline(est, FakeDetector(boxes), max_hands=2, refine=2)(image)
+        refiner = HandPipeline(est, FakeDetector(boxes), max_hands=2, refine=2)
+        refiner.photo_fallback = False
+        refined = refiner(image)
         assert batches == [2, 2, 2] and len(refined) == 2  # each re-crop pass is one batch for both hands
+
+
+def test_a_weak_detection_on_a_photo_asks_the_finder_too(plain, two_hands):
+    image, boxes = two_hands
+    est = PoseEstimator(plain, presence_threshold=0.0)
+    pipe = HandPipeline(est, FakeDetector(boxes[:1]), max_hands=2, refine=0)
+    (detected,) = pipe(image, max_hands=1)
+    found = Hand(keypoints=detected.keypoints + [256, 0], scores=detected.scores, score=detected.score + 1.0,
+                 box=detected.box + np.array([256, 0, 0, 0], np.float32))
+    calls = []
+    pipe._find = lambda images, known, want: calls.append(len(images)) or [[found] for _ in images]
+    pipe.fallback_score = detected.score - 0.01  # the detection is good enough: the finder is not asked
+    assert len(pipe(image)) == 1 and calls == []
+    pipe.fallback_score = detected.score + 0.01  # now it is weak: both are kept, the better first
+    hands = pipe(image)
+    assert calls == [1] and [h.score for h in hands] == [found.score, detected.score]
+    assert len(pipe(image, max_hands=1)) == 1 and pipe(image, max_hands=1)[0].score == found.score
+    same = replace(found, box=detected.box, score=detected.score + 1.0)  # the same hand found twice: kept once
+    pipe._find = lambda images, known, want: [[same] for _ in images]
+    assert [h.score for h in pipe(image)] == [same.score]
+    pipe.fallback_score, pipe.photo_fallback = 10.0, False  # photo_fallback off: never
+    calls.clear()
+    pipe._find = lambda images, known, want: calls.append(len(images)) or [[found] for _ in images]
+    assert len(pipe(image)) == 1 and calls == []
 
 
 def test_cli_without_detector_weights_falls_back_and_says_so_once(plain, two_hands, tmp_path, capsys, monkeypatch):
@@ -277,7 +304,8 @@ def test_tracking_two_hands_calls_the_detector_only_when_a_hand_is_missing(plain
     image, boxes = two_hands
     est = PoseEstimator(plain, presence_threshold=0.0)
     det = FakeDetector(boxes)
-    tracker = HandTracker(HandPipeline(est, det, max_hands=2), max_hands=2, redetect_every=3)
+    # detection_scale 1: an untrained model's keypoints from a grown crop may spread over both hands
+    tracker = HandTracker(HandPipeline(est, det, max_hands=2, detection_scale=1.0), max_hands=2, redetect_every=3)
     tracks = tracker.update(image, 0.0)
     assert det.calls == 1 and len(tracks) == 2
     ids = [t.id for t in tracks]
@@ -296,7 +324,7 @@ def test_tracking_two_hands_calls_the_detector_only_when_a_hand_is_missing(plain
 def test_tracking_below_max_hands_redetects_every_k_frames(plain, two_hands):
     image, boxes = two_hands
     est = PoseEstimator(plain, presence_threshold=0.0)
-    tracker = HandTracker(HandPipeline(est, None, max_hands=2), max_hands=2, redetect_every=3)
+    tracker = HandTracker(HandPipeline(est, None, max_hands=2, detection_scale=1.0), max_hands=2, redetect_every=3)
     # only one hand to be found, and the detector's box for it is always the tracked hand's: a duplicate
     det = FakeDetector(lambda: [tracker.tracks[0].hand.box.copy()] if tracker.tracks else boxes[:1])
     tracker.pipeline.detector = det
@@ -309,7 +337,7 @@ def test_tracking_below_max_hands_redetects_every_k_frames(plain, two_hands):
 def test_tracks_average_their_handedness(with_head, two_hands):
     image, boxes = two_hands
     est = PoseEstimator(with_head, presence_threshold=0.0)
-    tracker = HandTracker(HandPipeline(est, FakeDetector(boxes), max_hands=2), max_hands=2)
+    tracker = HandTracker(HandPipeline(est, FakeDetector(boxes), max_hands=2, detection_scale=1.0), max_hands=2)
     raw = []
     for i in range(4):
         tracks = tracker.update(image, i / 30)

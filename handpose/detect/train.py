@@ -24,7 +24,7 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from ..checkpoint import load_checkpoint, save_checkpoint
+from ..checkpoint import load_checkpoint, run_to_start, save_checkpoint
 from ..train.config import _check_types, deep_merge, read_recipe
 from ..data.datasets import HandFreeCrops
 from ..errors import HandposeError
@@ -103,18 +103,7 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.resume:
-        run_dir = Path(args.resume)
-        if not (run_dir / "last.pt").is_file():
-            raise HandposeError(f"{run_dir}: no last.pt checkpoint to resume from")
-        cfg = load_config(run_dir / "config.yaml", args.set)
-    else:
-        if not args.config:
-            raise HandposeError("give --config RECIPE.yaml (or --resume RUN_DIR)")
-        cfg = load_config(args.config, args.set)
-        run_dir = Path(cfg["output"]) / cfg["name"]
-        if (run_dir / "last.pt").exists():
-            raise HandposeError(f"{run_dir} already holds a run: --resume {run_dir}, or set name=... for a new one")
+    cfg, run_dir = run_to_start(args.resume, args.config, args.set, load_config, refuse_existing=True)
     DetectorTrainer(cfg, run_dir, resume=bool(args.resume)).fit()
     return 0
 

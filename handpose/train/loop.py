@@ -20,7 +20,7 @@ import yaml
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from ..checkpoint import load_checkpoint, resolve_device, save_checkpoint
+from ..checkpoint import load_checkpoint, resolve_device, run_to_start, save_checkpoint
 from ..pose.codec import HeatmapCodec
 from .config import load_config
 from ..data.datasets import HandDataset, HandFreeCrops, load_records, split_by_pose
@@ -45,16 +45,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.resume:
-        run_dir = Path(args.resume)
-        if not (run_dir / "last.pt").is_file():
-            raise HandposeError(f"{run_dir}: no last.pt checkpoint to resume from")
-        cfg = load_config(run_dir / "config.yaml", args.overrides)
-    else:
-        if not args.config:
-            raise HandposeError("give --config RECIPE.yaml (or --resume RUN_DIR)")
-        cfg = load_config(args.config, args.overrides)
-        run_dir = Path(args.output or cfg["output"]) / cfg["name"]
+    cfg, run_dir = run_to_start(args.resume, args.config, args.overrides, load_config, args.output)
     if args.device:
         cfg["train"]["device"] = args.device
     Trainer(cfg, run_dir, resume=bool(args.resume)).fit()
@@ -197,7 +188,11 @@ class Trainer:
                 print(f"encoder: {loaded} tensors loaded from {t['backbone_weights']}; not used: "
                       f"{', '.join(unused) or 'none'}", flush=True)
         if t["init_weights"] and not resume:
-            result = self.model.load_state_dict(load_checkpoint(t["init_weights"])["model"], strict=False)
+            try:
+                result = self.model.load_state_dict(load_checkpoint(t["init_weights"])["model"], strict=False)
+            except RuntimeError as e:  # shapes that differ (another width, another encoder)
+                raise HandposeError(f"train.init_weights {t['init_weights']}: does not fit this model "
+                                    f"({str(e).splitlines()[-1].strip()})") from None
             # A model without the handedness head may start one that has it (the head starts fresh); any
             # other difference is a wrong checkpoint.
             missing = [k for k in result.missing_keys if not k.startswith("handedness.")]
