@@ -13,8 +13,8 @@ DEFAULTS: dict = {
     "output": "runs",
     "model": {"arch": "resnet18", "num_joints": 21,
               "head_width": 256,  # filters of each deconvolution (the article: 256)
-              "num_deconv": 3,
-              "handedness": False},  # a left/right head trained with the heatmaps (see train.handedness_weight)  # deconvolutions; heatmaps at stride 32 / 2 ** num_deconv (3: stride 4)
+              "num_deconv": 3,  # deconvolutions; heatmaps at stride 32 / 2 ** num_deconv (3: stride 4)
+              "handedness": False},  # a left/right head trained with the heatmaps (see train.handedness_weight)
     "data": {
         "input_size": 224,  # square network input; heatmaps are input_size / 4
         "sigma": 2.0,
@@ -53,7 +53,7 @@ DEFAULTS: dict = {
         # With model.handedness: weight of the left/right cross-entropy beside the heatmap MSE (which is ~1e-3,
         # so a small weight keeps the heatmaps in charge). Labels come from data.train sources whose entry does
         # not say handedness: false, and teacher labels scoring under handedness_min_score are skipped.
-        "handedness_weight": 0.003,
+        "handedness_weight": 0.002,  # what default_v2_stage3/4 trained with (uci_hand 86-90 %)
         "handedness_min_score": 0.8,
         "presence_threshold": 0.2,  # a crop whose mean peak height passes this counts as a hand
     },

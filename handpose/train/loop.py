@@ -27,7 +27,7 @@ from ..data.datasets import HandDataset, HandFreeCrops, load_records, split_by_p
 from ..data.datasets.base import check_images_exist
 from ..errors import DatasetError, HandposeError
 from .evaluate import evaluate_dataset, false_hand_rate
-from ..pose.handedness import label_of
+from ..pose.handedness import accuracy, label_of
 from ..io import atomic_write, atomic_write_text
 from ..pose.model import build_model, load_backbone_weights
 from ..data.transforms import Augment
@@ -468,13 +468,12 @@ def handedness_loss(logits: torch.Tensor, right: torch.Tensor, known: torch.Tens
 def handedness_accuracy(model: torch.nn.Module, sets: list[HandDataset], device, batch_size: int) -> float:
     """Share of the checks' hands whose right-hand logit has the hand-made label's sign (crops as evaluation's)."""
     model.eval()
-    hits = total = 0
+    logits, labels = [], []
     for ds in sets:
         for images, _, _, meta in DataLoader(ds, batch_size=batch_size, shuffle=False):
-            _, logits = model.forward_all(images.to(device))
-            hits += int(((logits.float().cpu() > 0) == (meta["right"] > 0.5)).sum())
-            total += len(images)
-    return hits / max(total, 1)
+            logits.append(model.forward_all(images.to(device))[1].float().cpu().numpy())
+            labels.append(meta["right"].numpy())
+    return accuracy(np.concatenate(logits), np.concatenate(labels)) if logits else 0.0
 
 
 def read_log(path: Path) -> list[dict]:
