@@ -30,6 +30,7 @@ from .evaluate import evaluate_dataset, false_hand_rate
 from ..pose.handedness import accuracy, label_of
 from ..io import atomic_write, atomic_write_text
 from ..pose.model import build_model, load_backbone_weights
+from ..weights import read_release
 from ..data.transforms import Augment
 
 LOG_FIELDS = ["epoch", "lr", "train_loss", "PCK@0.2", "AUC", "EPE", "AUC_norm", "seconds"]
@@ -108,6 +109,17 @@ def build_handedness_checks(cfg: dict, codec: HeatmapCodec) -> list[HandDataset]
             r.extra["right"] = label_of(r)
         out.append(HandDataset([r for r in records if r.extra["right"] is not None], codec, None, cfg["data"]["padding"]))
     return out
+
+
+def _initial_state(path: str) -> dict:
+    """The model tensors of ``train.init_weights``: a training checkpoint (.pt), or a release (.safetensors,
+    fp16, such as the bundled default) so that a new stage can start from the shipped model on a machine
+    that has no earlier run folder."""
+    if str(path).endswith(".safetensors"):
+        if not Path(path).is_file():
+            raise HandposeError(f"train.init_weights {path}: file not found")
+        return {k: v.float() if v.is_floating_point() else v for k, v in read_release(Path(path))[1].items()}
+    return load_checkpoint(path)["model"]
 
 
 class WithHandedness(torch.nn.Module):
@@ -189,7 +201,7 @@ class Trainer:
                       f"{', '.join(unused) or 'none'}", flush=True)
         if t["init_weights"] and not resume:
             try:
-                result = self.model.load_state_dict(load_checkpoint(t["init_weights"])["model"], strict=False)
+                result = self.model.load_state_dict(_initial_state(t["init_weights"]), strict=False)
             except RuntimeError as e:  # shapes that differ (another width, another encoder)
                 raise HandposeError(f"train.init_weights {t['init_weights']}: does not fit this model "
                                     f"({str(e).splitlines()[-1].strip()})") from None
