@@ -112,6 +112,25 @@ def test_a_start_without_the_head_is_accepted_and_a_wrong_one_is_named(tmp_path)
         Trainer(tiny_config(tmp_path, coco, init_weights=wrong), tmp_path / "b")
 
 
+def test_a_release_starts_a_stage_from_its_tensors(tmp_path):
+    """A new stage may start from the bundled release (fp16 .safetensors) on a machine with no run folder."""
+    from handpose.pose.model import build_model
+    from handpose.weights import model_info, save_release
+
+    coco = write_coco(tmp_path)
+    torch.manual_seed(1)
+    source = build_model("resnet18", handedness=True)
+    release = tmp_path / "release.safetensors"
+    save_release(source, model_info(tiny_config(tmp_path, coco)), release)
+    trainer = Trainer(tiny_config(tmp_path, coco, init_weights=release), tmp_path / "r")
+    for name, want in source.state_dict().items():
+        got = trainer.model.state_dict()[name]
+        assert got.dtype == want.dtype  # fp16 tensors come back as the model's fp32
+        assert torch.allclose(got, want.to(torch.float16).to(want.dtype))
+    with pytest.raises(HandposeError, match="init_weights .*missing.safetensors: file not found"):
+        Trainer(tiny_config(tmp_path, coco, init_weights=tmp_path / "missing.safetensors"), tmp_path / "m")
+
+
 def test_the_recipe_field_is_checked(tmp_path):
     with pytest.raises(HandposeError, match=r"data.train\[0\].handedness must be true or false"):
         load_config(None, ["data.train=[{format: coco, annotations: x.json, handedness: maybe}]"])
