@@ -21,7 +21,8 @@ one at IoU >= 0.5, codec.match):
 --limit N caps every set at N images (a smoke run: --limit 3).
 
 Engines: "detector B" is HandDetector(backend=B) alone (score >= its threshold); "pipeline B" is HandPipeline's
-photo path (detector -> pose crops -> keypoints, max 2 hands, pose model and detector both on B), scored by its
+photo path (detector -> pose crops -> keypoints, max 2 hands, pose model on B, the detector too except
+that B = onnx-int8 gets the fp32 ONNX detector, as `predict` does), scored by its
 hands' keypoint boxes; "mediapipe" is MediaPipe Hands 0.10.14 (static_image_mode=True, max_num_hands=2,
 model_complexity=1), scored by its landmarks' boxes, when mediapipe is importable. Engines run one after the
 other on each frame; ms is the median (and p90) over the detection sets' frames, the first call of each

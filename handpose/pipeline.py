@@ -45,17 +45,14 @@ def say_once(message: str) -> None:
         print(f"handpose: {message}", file=sys.stderr)
 
 
-def detector_backend(pose_backend: str) -> str:
-    """The detector's engine for a pose model's: the same, except that an int8 pose model gets the fp32 ONNX
-    detector. On hgc_dev's photos, with the int8 pose model, the int8 detector's boxes gave the predict path
-    EPE 9.21 px against 8.78 with the fp32 detector's (int8 found 96.9 % of the photos' hands, fp32 99.0 %)."""
-    return "onnx" if pose_backend == "onnx-int8" else pose_backend
-
-
 def load_detector(weights=None, threads: int | None = None, backend: str = "torch") -> Detector | None:
     """The hand detector, or None (after a note) when it is not available: no ``handpose.detect`` package
     yet, or no default detector weights. Detector weights named explicitly must exist (HandposeError).
-    ``backend``: the detector's engine ("torch", "onnx", "onnx-int8"; see ``detector_backend``)."""
+    ``backend``: the pose model's ("torch", "onnx", "onnx-int8"). The detector runs on the same engine, except
+    that an int8 pose model gets the fp32 ONNX detector: on hgc_dev's photos, with the int8 pose model, the int8
+    detector's boxes gave the predict path EPE 9.21 px against 8.78 with the fp32 detector's (int8 found 96.9 %
+    of the photos' hands, fp32 99.0 %)."""
+    backend = "onnx" if backend == "onnx-int8" else backend
     try:
         from .detect import HandDetector
     except ModuleNotFoundError as e:
@@ -113,8 +110,8 @@ class HandPipeline:
         if max_hands < 1:
             raise HandposeError(f"max_hands must be at least 1, got {max_hands}")
         self.estimator = estimator
-        if isinstance(detector, str) and detector == "auto":  # the engine create() picks
-            detector = load_detector(backend=detector_backend(getattr(estimator, "backend_name", "torch")))
+        if isinstance(detector, str) and detector == "auto":  # for the pose model's engine, as create() does
+            detector = load_detector(backend=getattr(estimator, "backend_name", "torch"))
         self.detector = detector
         self.max_hands = max_hands
         self.duplicate_iou = duplicate_iou
@@ -136,8 +133,7 @@ class HandPipeline:
         if present, else the pose-model finder; ``use_detector=False``: always the finder)."""
         estimator = PoseEstimator(weights, backend=backend, flip_test=flip_test, threads=threads,
                                   presence_threshold=presence_threshold)
-        detector = load_detector(detector_weights, threads, backend=detector_backend(estimator.backend_name)) \
-            if use_detector else None
+        detector = load_detector(detector_weights, threads, backend=estimator.backend_name) if use_detector else None
         return cls(estimator, detector, max_hands)
 
     @property

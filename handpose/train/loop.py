@@ -118,7 +118,7 @@ def _initial_state(path: str) -> dict:
     if str(path).endswith(".safetensors"):
         if not Path(path).is_file():
             raise HandposeError(f"train.init_weights {path}: file not found")
-        return {k: v.float() if v.is_floating_point() else v for k, v in read_release(Path(path))[1].items()}
+        return read_release(Path(path))[1]  # load_state_dict copies the fp16 tensors into the fp32 model
     return load_checkpoint(path)["model"]
 
 
