@@ -82,3 +82,24 @@ def load_model(path: str | Path | None = None) -> tuple[SimpleBaseline, dict]:
     except (KeyError, RuntimeError) as e:
         raise HandposeError(f"{path}: weights do not fit the model they describe ({str(e).splitlines()[0]})") from None
     return model.eval(), info
+
+
+def average_models(paths: list[str | Path]) -> tuple[SimpleBaseline, dict]:
+    """The uniform average of several models' weights (a "weight soup"), for models of one lineage: stages
+    fine-tuned from one another sit in one basin, where the average is often better than each (stage 4 and 5
+    of the default model: hgc_dev AUC 0.7179 against 0.7157 and 0.7164). BatchNorm running statistics are
+    averaged like the weights; measure the result before shipping it."""
+    if len(paths) < 2:
+        raise HandposeError("averaging needs at least two models")
+    loaded = [load_model(p) for p in paths]
+    model, info = loaded[0]
+    shape = {k: v for k, v in info.items() if k != "metrics"}
+    for path, (_, other) in zip(paths[1:], loaded[1:]):
+        differs = sorted(k for k in shape.keys() | other.keys() if k != "metrics" and shape.get(k) != other.get(k))
+        if differs:
+            raise HandposeError(f"{path}: cannot be averaged with {paths[0]}: {', '.join(differs)} differ")
+    states = [m.state_dict() for m, _ in loaded]
+    # integer buffers (BatchNorm's batch counters) are kept from the first model
+    model.load_state_dict({k: torch.stack([s[k] for s in states]).mean(0) if v.is_floating_point() else v
+                           for k, v in states[0].items()})
+    return model, {**info, "metrics": {}, "averaged_from": [Path(p).name for p in paths]}

@@ -13,7 +13,7 @@ from handpose.pose.model import build_model
 from handpose.pose.onnx_backend import OnnxBackend
 from handpose.weights import load_model, save_release
 
-from .conftest import MINI
+from .conftest import MINI, untrained_release
 
 INFO = dict(arch="resnet18", num_joints=21, input_size=64, sigma=2.0, padding=1.25, metrics={})
 
@@ -101,3 +101,21 @@ def test_export_errors(release, tmp_path, capsys):
     not_ours.write_bytes(b"\x08\x07")
     with pytest.raises(HandposeError, match="plain.onnx"):
         PoseEstimator(not_ours)
+
+
+def test_average_of_releases_is_their_mean_and_refuses_other_shapes(tmp_path, capsys):
+    a = untrained_release(tmp_path / "a.safetensors", seed=1)
+    b = untrained_release(tmp_path / "b.safetensors", seed=2)
+    out = tmp_path / "soup.safetensors"
+    assert main(["export", "--format", "safetensors", str(out), "--average", str(a), str(b)]) == 0
+    (ma, _), (mb, _), (mo, info) = load_model(a), load_model(b), load_model(out)
+    assert info["averaged_from"] == ["a.safetensors", "b.safetensors"] and info["metrics"] == {}
+    for k, v in mo.state_dict().items():
+        if v.is_floating_point():  # the mean of the fp16 inputs, stored in fp16 again
+            torch.testing.assert_close(v, ((ma.state_dict()[k] + mb.state_dict()[k]) / 2).half().float())
+    other = untrained_release(tmp_path / "c.safetensors", input_size=96)
+    assert main(["export", "--format", "safetensors", str(out), "--average", str(a), str(other)]) == 2
+    err = capsys.readouterr().err
+    assert "c.safetensors: cannot be averaged" in err and "input_size differ" in err
+    assert main(["export", "--format", "onnx", str(tmp_path / "x.onnx"), "--average", str(a), str(b)]) == 2
+    assert "--average makes a release" in capsys.readouterr().err

@@ -2,6 +2,7 @@
 
     handpose export --format onnx OUT.onnx [--int8] [--weights W]
     handpose export --format safetensors OUT.safetensors --weights CKPT.pt
+    handpose export --format safetensors OUT.safetensors --average A.pt B.safetensors [...]
 
 ONNX exports have a dynamic batch (and input size) and are checked against PyTorch on random inputs and
 on the mini-example before they are kept. ``--int8`` writes a statically quantised model calibrated on the
@@ -21,7 +22,7 @@ from ..data.datasets import MINI_EXAMPLE
 from ..errors import HandposeError
 from ..io import atomic_write
 from .onnx_backend import calibration_crops  # noqa: F401  (re-exported: bench/latency.py imports it from here)
-from ..weights import load_model, save_release
+from ..weights import average_models, load_model, save_release
 
 PARITY_PX = 0.5  # largest keypoint difference (input pixels) allowed between PyTorch and the fp32 export
 PARITY_PROB = 0.01  # largest right-hand probability difference allowed (models with the handedness head)
@@ -32,6 +33,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=["onnx", "safetensors"], default="onnx")
     p.add_argument("--weights", default=None, help="model to export (default: the bundled one); a .pt checkpoint "
                    "or .safetensors release")
+    p.add_argument("--average", nargs="+", metavar="W", default=None, help="--format safetensors: release the "
+                   "uniform average of these models' weights (same architecture, one training lineage)")
     p.add_argument("--int8", action="store_true", help="static int8 quantisation calibrated on the mini-example")
     p.add_argument("--calibration", default=str(MINI_EXAMPLE), help="FreiHAND-layout folder for --int8 calibration")
 
@@ -66,7 +69,17 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
 
 def run(args: argparse.Namespace) -> int:
     out = Path(args.output)
+    if args.average and (args.format != "safetensors" or args.weights is not None):
+        raise HandposeError("--average makes a release: use it with --format safetensors and without --weights")
     if args.format == "safetensors":
+        if args.average:
+            if out.suffix != ".safetensors":
+                raise HandposeError(f"{out}: a safetensors release must end in .safetensors")
+            model, info = average_models(args.average)
+            save_release(model, info, out)
+            print(f"wrote {out} and {out.with_suffix('.json').name} (fp16, {info['arch']}, the average of "
+                  f"{', '.join(args.average)}); measure it with `handpose evaluate --weights {out}`")
+            return 0
         if args.weights is None or Path(args.weights).suffix not in (".pt", ".pth"):
             raise HandposeError("--format safetensors makes a release from a training checkpoint: pass --weights CKPT.pt")
         if out.suffix != ".safetensors":
