@@ -21,9 +21,9 @@ one at IoU >= 0.5, codec.match):
 --limit N caps every set at N images (a smoke run: --limit 3).
 
 Engines: "detector B" is HandDetector(backend=B) alone (score >= its threshold); "pipeline B" is HandPipeline's
-photo path (detector -> pose crops -> keypoints, max 2 hands, pose model on B, the detector too except
+photo path (detector -> pose crops -> keypoints, at most --max-hands hands, pose model on B, the detector too except
 that B = onnx-int8 gets the fp32 ONNX detector, as `predict` does), scored by its
-hands' keypoint boxes; "mediapipe" is MediaPipe Hands 0.10.14 (static_image_mode=True, max_num_hands=2,
+hands' keypoint boxes; "mediapipe" is MediaPipe Hands 0.10.14 (static_image_mode=True, max_num_hands=--max-hands,
 model_complexity=1), scored by its landmarks' boxes, when mediapipe is importable. Engines run one after the
 other on each frame; ms is the median (and p90) over the detection sets' frames, the first call of each
 engine (start-up) excluded. MediaPipe picks its own threads; ours use --threads.
@@ -89,7 +89,7 @@ def make_engines(args: argparse.Namespace) -> dict[str, Engine]:
     for backend in args.backends:
         detector = HandDetector(args.detector, backend=backend, threads=args.threads)
         estimator = PoseEstimator(args.weights, backend=backend, threads=args.threads)
-        pipelines[backend] = HandPipeline(estimator, detector, max_hands=2)
+        pipelines[backend] = HandPipeline(estimator, detector, max_hands=args.max_hands)
         engines[f"detector {backend}"] = lambda im, d=detector: (boxes_of([x.box for x in d(im)]), [])
     for backend, pipeline in pipelines.items():
         engines[f"pipeline {backend}"] = pipeline_engine(pipeline)
@@ -99,7 +99,7 @@ def make_engines(args: argparse.Namespace) -> dict[str, Engine]:
     except ImportError:
         print("mediapipe is not importable (make bench-deps): its rows are left out", file=sys.stderr)
         return engines
-    hands = mp.solutions.hands.Hands(static_image_mode=True, max_num_hands=2, model_complexity=1)
+    hands = mp.solutions.hands.Hands(static_image_mode=True, max_num_hands=args.max_hands, model_complexity=1)
 
     def mediapipe(image: np.ndarray) -> tuple[np.ndarray, list]:
         h, w = image.shape[:2]
@@ -189,14 +189,16 @@ def main() -> int:
     ap.add_argument("--json", default=None, metavar="OUT", help="write every figure to this JSON file")
     ap.add_argument("--weights", default=None, help="pose model of the pipeline rows (default: the bundled one)")
     ap.add_argument("--detector", default=None, help="detector weights (default: the bundled ones)")
+    ap.add_argument("--max-hands", type=int, default=2, help="most hands per frame for the pipeline and MediaPipe "
+                    "(default 2, predict's; the pasted sets hold 1-3 hands, so 2 caps recall there at about 5/6)")
     ap.add_argument("--canvas", type=int, default=480, help="side of the square images hands are pasted into")
     ap.add_argument("--backends", nargs="+", choices=BACKENDS, default=list(BACKENDS),
                     help="our engines (default: all three; fewer makes a full run shorter)")
     args = ap.parse_args()
     if args.limit is not None and args.limit < 1:
         raise HandposeError(f"--limit must be at least 1, got {args.limit}")
-    if args.threads < 1 or args.canvas < 64:
-        raise HandposeError("--threads must be at least 1 and --canvas at least 64")
+    if args.threads < 1 or args.canvas < 64 or args.max_hands < 1:
+        raise HandposeError("--threads and --max-hands must be at least 1 and --canvas at least 64")
     torch.set_num_threads(args.threads)
     engines = make_engines(args)  # first: a wrong weights file is reported before the images are read
     sets = detection_sets(args)
