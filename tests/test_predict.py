@@ -101,3 +101,16 @@ def test_hand_finding_without_a_box(weights, tmp_path):
     entry = json.loads(out_json.read_text())["images"][0]
     # An untrained model's peaks are near zero: below the presence threshold, so no made-up hand.
     assert entry["hands"] == [] and entry["width"] == 256
+
+
+def test_flip_test_is_on_by_default_and_can_be_turned_off(capsys):
+    # The bundled model on a mini-example photo with a given box: the default run is the --flip-test run,
+    # and --no-flip-test gives other (unmirrored-only) keypoints for the same hand.
+    image = EVAL / "00000000.jpg"
+    runs = {}
+    for name, extra in (("default", []), ("flip", ["--flip-test"]), ("plain", ["--no-flip-test"])):
+        assert predict(image, "--box", "20,20,200,200", *extra) == 0
+        runs[name] = np.array(json.loads(capsys.readouterr().out)["images"][0]["hands"][0]["keypoints"])[:, :2]
+    np.testing.assert_allclose(runs["default"], runs["flip"])
+    shift = np.linalg.norm(runs["default"] - runs["plain"], axis=1)
+    assert 0 < shift.max() < 20
