@@ -15,6 +15,8 @@ from .io import atomic_write, atomic_write_json
 from .pose.model import SimpleBaseline, build_model
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "default.safetensors"
+# The release fields that describe the network and its codec (model_info writes them), as against its metrics.
+MODEL_FIELDS = ("arch", "num_joints", "head_width", "num_deconv", "input_size", "sigma", "padding", "handedness")
 
 
 def model_info(cfg: dict, metrics: dict | None = None) -> dict:
@@ -93,9 +95,9 @@ def average_models(paths: list[str | Path]) -> tuple[SimpleBaseline, dict]:
         raise HandposeError("averaging needs at least two models")
     loaded = [load_model(p) for p in paths]
     model, info = loaded[0]
-    shape = {k: v for k, v in info.items() if k != "metrics"}
     for path, (_, other) in zip(paths[1:], loaded[1:]):
-        differs = sorted(k for k in shape.keys() | other.keys() if k != "metrics" and shape.get(k) != other.get(k))
+        # what builds the model and its codec must agree; metrics and notes (an earlier average's list) may not
+        differs = [k for k in MODEL_FIELDS if info.get(k) != other.get(k)]
         if differs:
             raise HandposeError(f"{path}: cannot be averaged with {paths[0]}: {', '.join(differs)} differ")
     states = [m.state_dict() for m, _ in loaded]

@@ -72,24 +72,17 @@ def run(args: argparse.Namespace) -> int:
     if args.average and (args.format != "safetensors" or args.weights is not None):
         raise HandposeError("--average makes a release: use it with --format safetensors and without --weights")
     if args.format == "safetensors":
-        if args.average:
-            if out.suffix != ".safetensors":
-                raise HandposeError(f"{out}: a safetensors release must end in .safetensors")
-            model, info = average_models(args.average)
-            save_release(model, info, out)
-            print(f"wrote {out} and {out.with_suffix('.json').name} (fp16, {info['arch']}, the average of "
-                  f"{', '.join(args.average)}); measure it with `handpose evaluate --weights {out}`")
-            return 0
-        if args.weights is None or Path(args.weights).suffix not in (".pt", ".pth"):
+        if not args.average and (args.weights is None or Path(args.weights).suffix not in (".pt", ".pth")):
             raise HandposeError("--format safetensors makes a release from a training checkpoint: pass --weights CKPT.pt")
         if out.suffix != ".safetensors":
             raise HandposeError(f"{out}: a safetensors release must end in .safetensors")
         if args.int8:
             raise HandposeError("--int8 applies to --format onnx only")
-        model, info = load_model(args.weights)
+        model, info = average_models(args.average) if args.average else load_model(args.weights)
         save_release(model, info, out)
-        print(f"wrote {out} and {out.with_suffix('.json').name} (fp16, {info['arch']}, input {info['input_size']}, "
-              f"metrics {', '.join(f'{k}={v:.4g}' for k, v in info.get('metrics', {}).items() if isinstance(v, float))})")
+        what = f"the average of {', '.join(args.average)}" if args.average else f"input {info['input_size']}, metrics " + \
+            ", ".join(f"{k}={v:.4g}" for k, v in info.get("metrics", {}).items() if isinstance(v, float))
+        print(f"wrote {out} and {out.with_suffix('.json').name} (fp16, {info['arch']}, {what})")
         return 0
 
     from .onnx_backend import OnnxBackend, export_onnx, quantize_int8
