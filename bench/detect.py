@@ -4,6 +4,7 @@ handedness accuracy of both on uci_hand.
 
     OMP_NUM_THREADS=2 .venv/bin/python bench/detect.py [--limit N] [--threads 2] [--json OUT.json]
                                                        [--weights POSE] [--detector DETECTOR] [--canvas 480]
+                                                       [--backends onnx ...] [--max-hands 2] [--compare-head]
 
 Sets (boxes are keypoint boxes, as the detector's; a prediction is right when it matches a truth box one to
 one at IoU >= 0.5, codec.match):
@@ -23,7 +24,8 @@ one at IoU >= 0.5, codec.match):
 Engines: "detector B" is HandDetector(backend=B) alone (score >= its threshold); "pipeline B" is HandPipeline's
 photo path (detector -> pose crops -> keypoints, at most --max-hands hands, pose model on B, the detector too except
 that B = onnx-int8 gets the fp32 ONNX detector, as `predict` does), scored by its
-hands' keypoint boxes; "mediapipe" is MediaPipe Hands 0.10.14 (static_image_mode=True, max_num_hands=--max-hands,
+hands' keypoint boxes, its left/right from the palm-side classifier (handpose/side; --compare-head adds each
+pipeline with the pose model's own left/right head instead); "mediapipe" is MediaPipe Hands 0.10.14 (static_image_mode=True, max_num_hands=--max-hands,
 model_complexity=1), scored by its landmarks' boxes, when mediapipe is importable. Engines run one after the
 other on each frame; ms is the median (and p90) over the detection sets' frames, the first call of each
 engine (start-up) excluded. MediaPipe picks its own threads; ours use --threads.
@@ -91,6 +93,9 @@ def make_engines(args: argparse.Namespace) -> dict[str, Engine]:
         estimator = PoseEstimator(args.weights, backend=backend, threads=args.threads)
         pipelines[backend] = HandPipeline(estimator, detector, max_hands=args.max_hands)
         engines[f"detector {backend}"] = lambda im, d=detector: (boxes_of([x.box for x in d(im)]), [])
+        if args.compare_head and pipelines[backend].side is not None and estimator.has_handedness:
+            # the same pipeline with the pose model's own left/right head instead of the palm-side classifier
+            pipelines[f"{backend}, pose-model head"] = HandPipeline(estimator, detector, max_hands=args.max_hands, side=None)
     for backend, pipeline in pipelines.items():
         engines[f"pipeline {backend}"] = pipeline_engine(pipeline)
     try:
@@ -191,6 +196,8 @@ def main() -> int:
     ap.add_argument("--detector", default=None, help="detector weights (default: the bundled ones)")
     ap.add_argument("--max-hands", type=int, default=2, help="most hands per frame for the pipeline and MediaPipe "
                     "(default 2, predict's; the pasted sets hold 1-3 hands, so 2 caps recall there at about 5/6)")
+    ap.add_argument("--compare-head", action="store_true", help="also run each pipeline with the pose model's own "
+                    "left/right head instead of the palm-side classifier (handedness rows)")
     ap.add_argument("--canvas", type=int, default=480, help="side of the square images hands are pasted into")
     ap.add_argument("--backends", nargs="+", choices=BACKENDS, default=list(BACKENDS),
                     help="our engines (default: all three; fewer makes a full run shorter)")

@@ -1,7 +1,8 @@
 """The one place that wires the stages of the top-down pipeline, for photos and (through tracking.py) video:
 
     detect (or, without detector weights, find with the pose model) -> a square crop per box -> pose for all
-    hands in one batch -> keypoints mapped back -> handedness (from the pose model's optional head)
+    hands in one batch -> keypoints mapped back -> left or right (side/: the palm-side classifier and the
+    keypoints; without its weights, the pose model's optional head)
 
 The detector is anything callable as ``detector(image_rgb) -> [objects with .box (x, y, w, h, image pixels:
 a tight keypoint box, as the pose model's training boxes) and .score]``, sorted by score, NMS done:
@@ -24,6 +25,7 @@ import numpy as np
 from .errors import HandposeError
 from .pose.find_hand import FinderSettings, find_hands
 from .pose.inference import Hand, PoseEstimator, to_rgb
+from .side import SideClassifier, load_side_classifier
 
 
 class DetectionLike(Protocol):
@@ -102,17 +104,23 @@ class HandPipeline:
 
     ``detector``: a Detector, None (the pose model finds the hands), or "auto" (``handpose.detect`` with its
     default weights when present, otherwise None, with a note). ``max_hands``: the most hands per image.
-    ``further_gate``: without a detector, see ``_find``."""
+    ``further_gate``: without a detector, see ``_find``. ``side``: the palm-side classifier that says left or
+    right (a SideClassifier, None: the pose model's own head if it has one, or "auto": the default weights
+    when present)."""
 
     def __init__(self, estimator: PoseEstimator, detector: Detector | None | str = "auto", max_hands: int = 2,
                  duplicate_iou: float = 0.4, mask_scale: float = 1.1, further_gate: float = 0.5, refine: int = 2,
-                 detection_scale: float = 1.6):
+                 detection_scale: float = 1.6, side: SideClassifier | None | str = "auto"):
         if max_hands < 1:
             raise HandposeError(f"max_hands must be at least 1, got {max_hands}")
         self.estimator = estimator
         if isinstance(detector, str) and detector == "auto":  # for the pose model's engine, as create() does
             detector = load_detector(backend=getattr(estimator, "backend_name", "torch"))
         self.detector = detector
+        if isinstance(side, str) and side == "auto":
+            side = load_side_classifier(backend=getattr(estimator, "backend_name", "torch"),
+                                        flip_test=getattr(estimator, "flip_test", False))
+        self.side = side
         self.max_hands = max_hands
         self.duplicate_iou = duplicate_iou
         self.mask_scale = mask_scale
@@ -128,13 +136,16 @@ class HandPipeline:
     @classmethod
     def create(cls, weights=None, backend: str = "torch", detector_weights=None, use_detector: bool = True,
                max_hands: int = 2, flip_test: bool = False, threads: int | None = None,
-               presence_threshold: float = 0.2) -> HandPipeline:
-        """The pose model (see PoseEstimator) and the detector (``detector_weights``; None: its default weights
-        if present, else the pose-model finder; ``use_detector=False``: always the finder)."""
+               presence_threshold: float = 0.2, side_weights=None) -> HandPipeline:
+        """The pose model (see PoseEstimator), the detector (``detector_weights``; None: its default weights
+        if present, else the pose-model finder; ``use_detector=False``: always the finder) and the palm-side
+        classifier (``side_weights``; None: its default weights if present; "none": the pose model's own head)."""
         estimator = PoseEstimator(weights, backend=backend, flip_test=flip_test, threads=threads,
                                   presence_threshold=presence_threshold)
         detector = load_detector(detector_weights, threads, backend=estimator.backend_name) if use_detector else None
-        return cls(estimator, detector, max_hands)
+        side = None if side_weights == "none" else load_side_classifier(
+            side_weights, backend=estimator.backend_name, threads=threads, flip_test=flip_test)
+        return cls(estimator, detector, max_hands, side=side)
 
     @property
     def finder_name(self) -> str:
@@ -169,7 +180,15 @@ class HandPipeline:
         if missed:
             for i, hands in zip(missed, self._find([images_rgb[i] for i in missed], [[] for _ in missed], n)):
                 out[i] = self._merge(out[i], hands, n)
+        self.label_sides([(images_rgb[i], h) for i, hands in enumerate(out) for h in hands])
         return out
+
+    def label_sides(self, jobs: list[tuple[np.ndarray, Hand]]) -> None:
+        """Left or right for each (image_rgb, Hand), in place, from the palm-side classifier when there is one
+        (on uci_hand's hands the pose model's head is right for 89.5 %: it calls almost every hand seen from
+        its back the wrong side)."""
+        if self.side is not None and jobs:
+            self.side.label_many(jobs)
 
     def _merge(self, first: list[Hand], second: list[Hand], n: int) -> list[Hand]:
         """The best-scoring ``n`` of two sets of hands of one image, a hand overlapping a better one dropped."""

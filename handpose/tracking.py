@@ -6,7 +6,9 @@ frames while below ``max_hands``. A frame without a hand shows none.
 
 A new hand that overlaps a tracked one (IoU over the pipeline's ``duplicate_iou``) is that hand, not a new
 one; two tracks that settle on the same hand are merged (the older one stays). Handedness is averaged over a
-track's frames (an exponential mean of the right-hand probability), so the label does not flicker.
+track's frames (an exponential mean of the right-hand probability), so the label does not flicker; with the
+palm-side classifier (side/) it is asked on a track's first ``SIDE_WARMUP`` frames and then every
+``SIDE_EVERY``-th, since a hand does not change sides and each ask costs a second network per hand.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from .pipeline import HandPipeline, box_iou
 from .smoothing import OneEuroFilter, OneEuroParams
 
 HANDEDNESS_MEMORY = 0.8  # weight of the past in a track's right-hand probability
+SIDE_WARMUP, SIDE_EVERY = 3, 5  # frames of a track on which the palm-side classifier is asked
 
 
 @dataclass
@@ -103,6 +106,16 @@ class HandTracker:
             return False
         return not self.tracks or lost > 0 or self._since_search >= self.redetect_every
 
+    def _label_sides(self, frame_rgb: np.ndarray) -> None:
+        """Ask the palm-side classifier for the tracks due (see the module's note); the others' hands carry no
+        side this frame, so only the classifier's answers enter the track's mean."""
+        if self.pipeline.side is None:
+            return
+        due = [tr for tr in self.tracks if tr.frames <= SIDE_WARMUP or tr.frames % SIDE_EVERY == 0]
+        for tr in self.tracks:
+            tr.hand.handedness = tr.hand.handedness_score = None
+        self.pipeline.label_sides([(frame_rgb, tr.hand) for tr in due])
+
     def update(self, frame_rgb: np.ndarray, t: float) -> list[Track]:
         info = StepInfo()
         # Track: one crop per tracked hand, from last frame's keypoints, all in one batch.
@@ -130,6 +143,7 @@ class HandTracker:
                 flt = OneEuroFilter(self.smoothing) if self.smoothing is not None else None
                 self.tracks.append(Track(self._next_id, hand, hand.keypoints, flt))
                 self._next_id += 1
+        self._label_sides(frame_rgb)
         t2 = time.perf_counter()
         # Smooth: per joint coordinate, speed measured in hand sizes; handedness averaged over the track.
         for tr in self.tracks:

@@ -73,6 +73,8 @@ def with_head(tmp_path_factory) -> Path:
 @pytest.fixture(autouse=True)
 def cache(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    # These tests are about the pose model's own left/right head: no bundled palm-side classifier (test_side.py)
+    monkeypatch.setattr("handpose.side.infer.DEFAULT_SIDE", tmp_path / "no-side.safetensors")
 
 
 @pytest.fixture(scope="module")

@@ -327,6 +327,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--detector", default=None, metavar="WEIGHTS",
                    help="hand detector weights (default: the bundled ones when present; without them the pose "
                         "model finds the hands itself)")
+    p.add_argument("--side", default=None, metavar="WEIGHTS",
+                   help="palm-side classifier weights that tell left hands from right (default: the bundled ones; "
+                        "'none': the pose model's own left/right head, if it has one)")
     p.add_argument("--redetect-every", type=int, default=5, metavar="K",
                    help="while some but fewer than --max-hands hands are tracked, look for more every K frames "
                         "(default 5; at once when no hand is tracked or one is lost)")
@@ -372,7 +375,8 @@ def run(args: argparse.Namespace) -> int:
     ok = False
     try:
         pipeline = HandPipeline.create(args.weights, backend=args.backend, detector_weights=args.detector,
-                                       max_hands=args.max_hands, presence_threshold=args.presence_threshold)
+                                       max_hands=args.max_hands, presence_threshold=args.presence_threshold,
+                                       side_weights=args.side)
         smoothing = None if args.no_smooth else OneEuroParams(args.min_cutoff, args.beta, args.d_cutoff)
         tracker = HandTracker(pipeline, args.max_hands, smoothing, args.roi_scale, args.redetect_every)
         first = source.read()

@@ -39,6 +39,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--detector", default=None, metavar="WEIGHTS",
                    help="hand detector weights (default: the bundled ones when present; without them the pose "
                         "model finds the hands itself)")
+    p.add_argument("--side", default=None, metavar="WEIGHTS",
+                   help="palm-side classifier weights that tell left hands from right (default: the bundled ones; "
+                        "'none': the pose model's own left/right head, if it has one)")
     # On by default for photos: on hgc_dev's 292 photos the predict path gave AUC 0.723 / EPE 7.90 px with it
     # against 0.713 / 8.58 without (bench/compare_mediapipe.py), for 1.4x the time. `live` leaves it off.
     p.add_argument("--flip-test", action=argparse.BooleanOptionalAction, default=True,
@@ -139,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
         raise HandposeError(f"--out {args.out}: exists and is not a folder")
     pipeline = HandPipeline.create(args.weights, backend=args.backend, detector_weights=args.detector,
                                    use_detector=box is None, max_hands=args.max_hands, flip_test=args.flip_test,
-                                   threads=args.threads)
+                                   threads=args.threads, side_weights=args.side)
     used: set[str] = set()
 
     def save(path: str, rgb: np.ndarray, hands: list[Hand]) -> None:

@@ -1,5 +1,9 @@
 """Handedness: is a hand crop the person's left or right hand? A linear head on the pose model's encoder.
 
+The pipeline asks the palm-side classifier (handpose/side) instead where its weights exist: on uci_hand this
+head calls almost every hand seen from its back the wrong side (pooled pose features barely hold which side
+of the hand faces the camera). The head stays the fallback and the training loop's per-epoch check.
+
     handpose train-handedness --weights RELEASE.safetensors --out RELEASE2.safetensors [--max-samples N]
 
 Convention: ``handedness`` is the person's own hand as seen in an un-mirrored photo (a camera facing the

@@ -19,6 +19,9 @@ def add_arguments(p: argparse.ArgumentParser, port: int = 8000) -> None:
     p.add_argument("--max-hands", type=int, default=2, help="the most hands reported per photo (default 2)")
     p.add_argument("--detector", default=None, metavar="WEIGHTS",
                    help="hand detector weights (default: the bundled ones when present, else the pose model finds hands)")
+    p.add_argument("--side", default=None, metavar="WEIGHTS",
+                   help="palm-side classifier weights that tell left hands from right (default: the bundled ones; "
+                        "'none': the pose model's own left/right head, if it has one)")
     p.add_argument("--max-bytes", type=int, default=1_000_000, help="largest accepted upload in bytes (413 above)")
     p.add_argument("--max-pixels", type=int, default=16_000_000,
                    help="largest accepted image in pixels, checked in the header before decoding (400 above)")
@@ -49,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     if args.workers < 1 or args.max_bytes < 1 or args.max_pixels < 1 or args.max_hands < 1:
         raise HandposeError("--workers, --max-bytes, --max-pixels and --max-hands must be positive")
     pipeline = HandPipeline.create(args.weights, backend=args.backend, detector_weights=args.detector,
-                                   max_hands=args.max_hands)
+                                   max_hands=args.max_hands, side_weights=args.side)
     app = create_app(pipeline, weights=args.weights, max_bytes=args.max_bytes, max_pixels=args.max_pixels)
     try:
         server = make_server(app, args.host, args.port, args.workers, args.max_bytes)

@@ -1,0 +1,131 @@
+"""Left or right for estimated hands: crop -> palm-side logit -> with the keypoints' turning sense -> side.
+
+Convention (as everywhere in handpose): the person's own hand, as seen in an un-mirrored photo. In such a
+photo a right hand seen from its palm side turns counter-clockwise on screen from the wrist -> index knuckle
+direction to the wrist -> little-finger knuckle direction (``chirality`` < 0 in image coordinates, y down); a
+right hand seen from its back turns the other way, and a left hand is the mirror of both. So
+``right logit = -tanh(chirality / CHIRALITY_SCALE) * palm logit``: a hand seen edge-on (chirality near 0)
+gets a probability near 0.5 instead of a coin toss dressed as certainty.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..data.transforms import box_to_center_size, crop_affine, normalize, warp
+from ..errors import HandposeError
+from ..pose.inference import side_of, sigmoid
+from ..weights import read_release
+from .model import PalmNet
+
+DEFAULT_SIDE = Path(__file__).resolve().parents[1] / "weights" / "side.safetensors"
+KIND = "palm-side"
+# sin of the angle between wrist->index knuckle and wrist->little knuckle at which the turning sense counts
+# fully; a spread hand seen square-on is about 0.5, one seen edge-on near 0.
+CHIRALITY_SCALE = 0.1
+
+
+def chirality(keypoints: np.ndarray) -> np.ndarray:
+    """(..., 21, 2) keypoints -> (...,) sin of the turn from wrist->index MCP to wrist->little MCP (image y down)."""
+    k = np.asarray(keypoints, np.float64)
+    a, b = k[..., 5, :] - k[..., 0, :], k[..., 17, :] - k[..., 0, :]
+    cross = a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]
+    return cross / np.maximum(np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1), 1e-9)
+
+
+def right_logit(palm_logit: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
+    """The logit that a hand is the person's right hand, from its palm-side logit and its keypoints."""
+    return -np.tanh(chirality(keypoints) / CHIRALITY_SCALE) * np.asarray(palm_logit, np.float64)
+
+
+def side_info(input_size: int, padding: float, metrics: dict | None = None) -> dict:
+    return {"kind": KIND, "input_size": int(input_size), "padding": float(padding), "metrics": metrics or {}}
+
+
+def load_palmnet(path: str | Path | None = None) -> tuple[PalmNet, dict]:
+    """The classifier (eval mode) and its info, from a release (.safetensors + .json)."""
+    path = Path(path) if path is not None else DEFAULT_SIDE
+    if not path.is_file():
+        raise HandposeError(f"{path}: palm-side classifier weights not found (train them with `handpose train-side`)")
+    if path.suffix != ".safetensors":
+        raise HandposeError(f"{path}: palm-side weights must be a .safetensors release")
+    info, state = read_release(path, "palm-side weights")
+    if info.get("kind") != KIND:
+        raise HandposeError(f"{path}: not palm-side classifier weights (its config says kind={info.get('kind')!r})")
+    model = PalmNet()
+    try:
+        model.load_state_dict({k: v.float() for k, v in state.items()})
+    except RuntimeError as e:
+        raise HandposeError(f"{path}: weights do not fit the palm-side classifier ({str(e).splitlines()[0]})") from None
+    return model.eval(), info
+
+
+class _AsMap(torch.nn.Module):
+    """The logits as (N, 1, 1, 1): the one-output layout that pose/onnx_backend.py exports and runs."""
+
+    def __init__(self, model: PalmNet):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)[:, None, None, None]
+
+
+class SideClassifier:
+    """``classifier.label(image_rgb, hands)`` sets each Hand's ``handedness`` and ``handedness_score`` from
+    its crop (the padded square around its keypoint box, as the pose model's) and its keypoints.
+    ``backend``: "torch", or "onnx"/"onnx-int8" (both run the fp32 ONNX export: the model is small).
+    ``flip_test`` averages the palm-side logits of the crop and its mirror image."""
+
+    def __init__(self, weights: str | Path | None = None, backend: str = "torch", threads: int | None = None,
+                 flip_test: bool = False):
+        model, self.info = load_palmnet(weights)
+        self.size, self.padding, self.flip_test = self.info["input_size"], self.info["padding"], flip_test
+        if backend == "torch":
+            self._run = lambda batch: _torch_logits(model, batch)
+        else:
+            from ..pose.onnx_backend import OnnxBackend, cached_onnx
+
+            path = Path(weights) if weights is not None else DEFAULT_SIDE
+            onnx = OnnxBackend(cached_onnx(path, _AsMap(model), self.info), threads)
+            self._run = lambda batch: onnx(batch).reshape(-1)
+
+    def crop(self, image_rgb: np.ndarray, box) -> np.ndarray:
+        center, side = box_to_center_size(box, self.padding)
+        return normalize(warp(image_rgb, crop_affine(center, side, (self.size, self.size)), (self.size, self.size)))
+
+    def palm_logits(self, jobs: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+        """One palm-side logit per (image_rgb, keypoint box) job, all crops in one batch."""
+        if not jobs:
+            return np.zeros(0)
+        batch = np.stack([self.crop(image, box) for image, box in jobs])
+        logits = self._run(batch)
+        if self.flip_test:
+            logits = 0.5 * (logits + self._run(np.ascontiguousarray(batch[..., ::-1])))
+        return np.asarray(logits, np.float64)
+
+    def label_many(self, jobs: list[tuple[np.ndarray, object]]) -> None:
+        """Set the side of every (image_rgb, Hand) job in place, all crops in one batch."""
+        logits = self.palm_logits([(image, hand.box) for image, hand in jobs])
+        for (_, hand), palm in zip(jobs, logits):
+            hand.handedness, hand.handedness_score = side_of(float(sigmoid(right_logit(palm, hand.keypoints))))
+
+    def label(self, image_rgb: np.ndarray, hands: list) -> list:
+        self.label_many([(image_rgb, h) for h in hands])
+        return hands
+
+
+@torch.inference_mode()
+def _torch_logits(model: PalmNet, batch: np.ndarray) -> np.ndarray:
+    return model(torch.from_numpy(np.ascontiguousarray(batch, np.float32))).numpy()
+
+
+def load_side_classifier(weights=None, backend: str = "torch", threads: int | None = None,
+                         flip_test: bool = False) -> SideClassifier | None:
+    """The palm-side classifier, or None when no weights are given and the default file is absent (the pose
+    model's own left/right head, if it has one, is used then). Weights named explicitly must exist."""
+    if weights is None and not DEFAULT_SIDE.is_file():
+        return None
+    return SideClassifier(weights, backend, threads, flip_test)
