@@ -120,7 +120,7 @@ class OnnxBackend:
     """An ONNX Runtime session on the CPU: all graph optimisations, ``threads`` intra-op threads, one
     inter-op thread (the graph is a chain, parallel branches gain nothing)."""
 
-    def __init__(self, model: str | Path | bytes, threads: int | None = None):
+    def __init__(self, model: str | Path | bytes, threads: int | None = None, spin: bool = True):
         import onnxruntime as ort
 
         opts = ort.SessionOptions()
@@ -128,6 +128,8 @@ class OnnxBackend:
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         opts.intra_op_num_threads = threads or 0  # 0: ONNX Runtime's choice (the physical cores)
         opts.inter_op_num_threads = 1
+        if not spin:  # idle threads sleep instead of spinning on the cores another session is using
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         source = model if isinstance(model, bytes) else str(model)
         try:
             self.session = ort.InferenceSession(source, opts, providers=["CPUExecutionProvider"])

@@ -89,7 +89,9 @@ class SideClassifier:
             from ..pose.onnx_backend import OnnxBackend, cached_onnx
 
             path = Path(weights) if weights is not None else DEFAULT_SIDE
-            onnx = OnnxBackend(cached_onnx(path, _AsMap(model), self.info), threads)
+            # Asked now and then beside the pose model's session: a spinning pool here would steal its cores
+            # (bench/live.py, two hands, this classifier on every 5th frame: 52 -> 33 FPS with spinning).
+            onnx = OnnxBackend(cached_onnx(path, _AsMap(model), self.info), threads, spin=False)
             self._run = lambda batch: onnx(batch).reshape(-1)
 
     def crop(self, image_rgb: np.ndarray, box) -> np.ndarray:
