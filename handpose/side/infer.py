@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..data.transforms import box_to_center_size, crop_affine, normalize, warp
 from ..errors import HandposeError
+from ..pose.handedness import crop
 from ..pose.inference import side_of, sigmoid
 from ..weights import read_release
 from .model import PalmNet
@@ -82,7 +82,7 @@ class SideClassifier:
     def __init__(self, weights: str | Path | None = None, backend: str = "torch", threads: int | None = None,
                  flip_test: bool = False):
         model, self.info = load_palmnet(weights)
-        self.size, self.padding, self.flip_test = self.info["input_size"], self.info["padding"], flip_test
+        self.flip_test = flip_test
         if backend == "torch":
             self._run = lambda batch: _torch_logits(model, batch)
         else:
@@ -94,15 +94,11 @@ class SideClassifier:
             onnx = OnnxBackend(cached_onnx(path, _AsMap(model), self.info), threads, spin=False)
             self._run = lambda batch: onnx(batch).reshape(-1)
 
-    def crop(self, image_rgb: np.ndarray, box) -> np.ndarray:
-        center, side = box_to_center_size(box, self.padding)
-        return normalize(warp(image_rgb, crop_affine(center, side, (self.size, self.size)), (self.size, self.size)))
-
     def palm_logits(self, jobs: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
         """One palm-side logit per (image_rgb, keypoint box) job, all crops in one batch."""
         if not jobs:
             return np.zeros(0)
-        batch = np.stack([self.crop(image, box) for image, box in jobs])
+        batch = np.stack([crop(image, box, self.info) for image, box in jobs])  # the pose model's framing
         logits = self._run(batch)
         if self.flip_test:
             logits = 0.5 * (logits + self._run(np.ascontiguousarray(batch[..., ::-1])))
