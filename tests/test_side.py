@@ -9,6 +9,7 @@ import torch
 
 from handpose.apps.cli import main
 from handpose.data.datasets import load_coco, load_freihand, read_rgb
+from handpose.errors import HandposeError
 from handpose.pipeline import HandPipeline
 from handpose.pose.inference import PoseEstimator
 from handpose.side import SideClassifier, chirality, right_logit
@@ -128,6 +129,15 @@ def test_train_side_refuses_bad_arguments(tmp_path, capsys):
     assert "must end in .safetensors" in capsys.readouterr().err
     assert main(["train-side", "--out", str(tmp_path / "x.safetensors"), "--data", str(tmp_path / "none.json")]) == 2
     assert "none.json: file not found" in capsys.readouterr().err
-    with pytest.raises(Exception, match="kind"):
+    coco = write_coco(tmp_path)  # a wrong --check or held-out source is refused before training, not after it
+    assert main(["train-side", "--out", str(tmp_path / "x.safetensors"), "--data", coco, "--exclude-sources",
+                 "--check", str(tmp_path / "gone.json"), "--backbone-weights", "none"]) == 2
+    err = capsys.readouterr().err
+    assert "gone.json: file not found" in err and "training hands" not in err  # nothing was trained
+    assert main(["train-side", "--out", str(tmp_path / "x.safetensors"), "--data", coco, "--exclude-sources", "palms",
+                 "--check", "none", "--backbone-weights", "none"]) == 2
+    assert "--exclude-sources palms: no hand" in capsys.readouterr().err
+    assert not (tmp_path / "x.safetensors").exists()
+    with pytest.raises(HandposeError, match="kind"):
         save_release(PalmNet(), {"kind": "other", "input_size": 64, "padding": 1.25}, tmp_path / "o.safetensors")
         SideClassifier(tmp_path / "o.safetensors")

@@ -125,7 +125,18 @@ def run(args: argparse.Namespace) -> int:
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
 
-    records, palm, _ = palm_labels(load_coco(args.data, exclude_sources=args.exclude_sources or None))
+    # Everything read before training, so a wrong --check or held-out source fails now, not after the run.
+    every, excluded = load_coco(args.data), set(args.exclude_sources or [])
+    records, palm, _ = palm_labels([r for r in every if r.extra.get("source") not in excluded])
+    held = palm_labels([r for r in every if r.extra.get("source") in excluded]) if excluded else None
+    if held is not None and not held[0]:
+        raise HandposeError(f"--exclude-sources {' '.join(sorted(excluded))}: no hand of --data {args.data} with a "
+                            "left/right label has these sources")
+    checked = None
+    if args.check and args.check != "none":
+        if not Path(args.check).is_file():
+            raise HandposeError(f"--check {args.check}: file not found")
+        checked = palm_labels(load_coco(args.check))
     if args.max_samples is not None and args.max_samples < len(records):
         idx = np.sort(rng.permutation(len(records))[: args.max_samples])
         records, palm = [records[i] for i in idx], palm[idx]
@@ -160,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
         bar.set_postfix(loss=f"{smooth:.3f}", refresh=False)
     bar.close()
     metrics = {"steps": args.steps, "batch": args.batch, "train_hands": len(records), "minutes": round((time.time() - t0) / 60, 1)}
-    metrics.update(_checks(model, args, rng))
+    metrics.update(_checks(model, args, held, checked, rng))
     save_release(model.eval().to(memory_format=torch.contiguous_format),
                  side_info(args.size, args.padding, metrics), out)
     for k, v in metrics.items():
@@ -169,24 +180,21 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _checks(model: PalmNet, args, rng) -> dict:
-    """Palm-side accuracy on the held-out sources; on --check also left/right (hand-made keypoints' turn)."""
+def _checks(model: PalmNet, args, held, checked, rng) -> dict:
+    """Palm-side accuracy on the held-out sources' hands; on --check's also left/right (hand-made keypoints'
+    turn). ``held`` and ``checked``: palm_labels of each, or None."""
     metrics = {}
-    if args.exclude_sources:
-        held, palm, _ = palm_labels(load_coco(args.data, sources=args.exclude_sources))
-        if held:
-            lg = logits_of(model, Crops(cache_crops(held, args.padding, args.size, "held out"), args.size, args.padding, rng))
-            metrics["held_out_palm_acc"] = round(float(np.mean((lg > 0) == (palm > 0.5))), 4)
-            metrics["held_out_n"] = len(held)
-    if args.check and args.check != "none":
-        if not Path(args.check).is_file():
-            raise HandposeError(f"--check {args.check}: file not found")
-        checked, palm, right = palm_labels(load_coco(args.check))
-        if checked:
-            lg = logits_of(model, Crops(cache_crops(checked, args.padding, args.size, "check"), args.size, args.padding, rng))
-            rl = right_logit(lg, np.stack([r.keypoints for r in checked]))
-            metrics["check_palm_acc"] = round(float(np.mean((lg > 0) == (palm > 0.5))), 4)
-            metrics["check_back_acc"] = round(float(np.mean((lg <= 0)[palm < 0.5])), 4) if (palm < 0.5).any() else None
-            metrics["check_side_acc"] = round(float(np.mean((rl > 0) == (right > 0.5))), 4)
-            metrics["check_n"] = len(checked)
+    if held is not None:
+        records, palm, _ = held
+        lg = logits_of(model, Crops(cache_crops(records, args.padding, args.size, "held out"), args.size, args.padding, rng))
+        metrics["held_out_palm_acc"] = round(float(np.mean((lg > 0) == (palm > 0.5))), 4)
+        metrics["held_out_n"] = len(records)
+    if checked is not None and checked[0]:
+        records, palm, right = checked
+        lg = logits_of(model, Crops(cache_crops(records, args.padding, args.size, "check"), args.size, args.padding, rng))
+        rl = right_logit(lg, np.stack([r.keypoints for r in records]))
+        metrics["check_palm_acc"] = round(float(np.mean((lg > 0) == (palm > 0.5))), 4)
+        metrics["check_back_acc"] = round(float(np.mean((lg <= 0)[palm < 0.5])), 4) if (palm < 0.5).any() else None
+        metrics["check_side_acc"] = round(float(np.mean((rl > 0) == (right > 0.5))), 4)
+        metrics["check_n"] = len(records)
     return metrics
