@@ -60,7 +60,7 @@ class StepInfo:
 
     found: bool = False  # the search for new hands (detector or finder) ran
     lost: int = 0  # tracks dropped this frame
-    ms: dict = field(default_factory=lambda: {"find": 0.0, "track": 0.0, "smooth": 0.0})
+    ms: dict = field(default_factory=lambda: {"find": 0.0, "track": 0.0, "side": 0.0, "smooth": 0.0})
 
 
 class HandTracker:
@@ -143,8 +143,10 @@ class HandTracker:
                 flt = OneEuroFilter(self.smoothing) if self.smoothing is not None else None
                 self.tracks.append(Track(self._next_id, hand, hand.keypoints, flt))
                 self._next_id += 1
-        self._label_sides(frame_rgb)
         t2 = time.perf_counter()
+        # Side: left or right for the tracks due (its own stage, so live's timings show what it costs).
+        self._label_sides(frame_rgb)
+        t_side = time.perf_counter()
         # Smooth: per joint coordinate, speed measured in hand sizes; handedness averaged over the track.
         for tr in self.tracks:
             if tr.filter is not None:
@@ -153,6 +155,7 @@ class HandTracker:
                 tr.keypoints = tr.hand.keypoints
             tr.observe_handedness()
         t3 = time.perf_counter()
-        info.ms = {"find": (t2 - t1) * 1e3, "track": (t1 - t0) * 1e3, "smooth": (t3 - t2) * 1e3}
+        info.ms = {"find": (t2 - t1) * 1e3, "track": (t1 - t0) * 1e3, "side": (t_side - t2) * 1e3,
+                   "smooth": (t3 - t_side) * 1e3}
         self.info = info
         return list(self.tracks)

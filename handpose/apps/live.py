@@ -27,7 +27,7 @@ from ..io import atomic_write_image
 from ..smoothing import OneEuroParams
 from ..tracking import HandTracker
 
-STAGES = ("read", "find", "track", "smooth", "draw", "write")
+STAGES = ("read", "find", "track", "side", "smooth", "draw", "write")
 
 
 # -- sources ------------------------------------------------------------------------------------------------
