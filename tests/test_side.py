@@ -55,7 +55,7 @@ def test_a_hand_seen_edge_on_is_left_unsure():
     assert abs(float(right_logit(6.0, k))) < 0.1
 
 
-def test_the_teachers_labels_become_palm_sides_that_mirroring_keeps(tmp_path):
+def test_the_teachers_left_right_and_turn_give_the_palm_side(tmp_path):
     records, palm, right = palm_labels(load_coco(write_coco(tmp_path)))
     assert len(records) == 12 and set(right) == {0.0, 1.0}
     turn = chirality(np.stack([r.keypoints for r in records]))
