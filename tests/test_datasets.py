@@ -6,7 +6,7 @@ import pytest
 
 from handpose.pose.codec import HeatmapCodec
 from handpose.data.datasets import HandDataset, load_coco, load_freihand, load_records, split_by_pose
-from handpose.errors import DatasetError
+from handpose.errors import DatasetError, HandposeError
 from handpose.data.transforms import Augment, apply_affine
 
 from .conftest import HGC, UCI, need
@@ -110,3 +110,24 @@ def test_uci_hand_as_coco():
     assert {r.extra["subject"] for r in records} == {"001", "040"}
     r = records[0]
     assert r.visibility.sum() == 21 and r.box.tolist() == [87, 42, 85, 136]
+
+
+def test_calibration_moves_only_its_joints_in_the_hand_frame(tmp_path, mini_root):
+    """A ``calibration:`` entry shifts the calibrated joints by their offset in the hand's own frame (x: wrist ->
+    middle knuckle, in units of that length), whatever the hand's size or turn, and leaves the rest as labelled."""
+    from handpose.data.calibration import Calibration, hand_frame
+
+    plain = load_records({"format": "freihand", "root": str(mini_root)})
+    offsets = np.zeros((21, 2))
+    offsets[9] = [-0.1, 0.05]  # middle knuckle: a tenth of a hand length towards the wrist, a bit to the index side
+    Calibration(offsets, joints=[9]).save(tmp_path / "cal.json")
+    moved = load_records({"format": "freihand", "root": str(mini_root), "calibration": str(tmp_path / "cal.json")})
+    assert len(moved) == len(plain) > 0
+    for a, b in zip(plain, moved):
+        others = [j for j in range(21) if j != 9]
+        np.testing.assert_allclose(b.keypoints[others], a.keypoints[others], atol=1e-3)
+        _, length, axes = hand_frame(a.keypoints)
+        np.testing.assert_allclose(b.keypoints[9] - a.keypoints[9], length * axes @ offsets[9], atol=1e-3)
+        assert np.linalg.norm(b.keypoints[9] - a.keypoints[9]) == pytest.approx(length * np.hypot(-0.1, 0.05), rel=1e-3)
+    with pytest.raises(HandposeError, match=r"calibration: .*missing\.json: file not found"):
+        load_records({"format": "freihand", "root": str(mini_root), "calibration": str(tmp_path / "missing.json")})

@@ -14,7 +14,7 @@ import pytest
 from handpose.data.datasets import load_coco
 from handpose.errors import HandposeError
 from handpose.data.label import Calibration, TeacherHand, label_image
-from handpose.data.label.calibration import MCP_JOINTS, fit_offsets, hand_frame
+from handpose.data.calibration import MCP_JOINTS, fit_offsets, hand_frame
 from handpose.skeleton import BONES, JOINT_NAMES
 
 from .conftest import MINI, ROOT

@@ -1,4 +1,5 @@
 """Dataset formats -> hand records -> HandDataset."""
+from ..calibration import Calibration
 from .base import MINI_EXAMPLE, HandDataset, HandRecord, read_rgb
 from .coco import load_coco
 from .freihand import load_freihand, split_by_pose
@@ -13,14 +14,24 @@ MIX_KEYS = ("name", "weight", "cap", "handedness")  # how training uses a source
 
 def load_records(spec: dict) -> list[HandRecord]:
     """Records from a config entry: ``{format: freihand, root: ..., split: training, box: image}`` or
-    ``{format: coco, annotations: ..., images: ...}``."""
+    ``{format: coco, annotations: ..., images: ...}``. ``calibration: FILE`` (``handpose label
+    --fit-calibration``) moves a teacher-labelled set's joints to where hand labellers put them."""
     from ...errors import DatasetError
 
     spec = {k: v for k, v in spec.items() if k not in MIX_KEYS}
+    calibration = spec.pop("calibration", None)
     fmt = spec.pop("format", None)
     if fmt == "freihand":
-        return load_freihand(spec.pop("root"), **spec)
-    if fmt == "coco":
-        return load_coco(spec.pop("annotations"), spec.pop("images", None), spec.pop("sources", None),
-                         spec.pop("exclude_sources", None), **spec)
-    raise DatasetError(f"dataset format must be 'freihand' or 'coco', got {fmt!r}")
+        records = load_freihand(spec.pop("root"), **spec)
+    elif fmt == "coco":
+        records = load_coco(spec.pop("annotations"), spec.pop("images", None), spec.pop("sources", None),
+                            spec.pop("exclude_sources", None), **spec)
+    else:
+        raise DatasetError(f"dataset format must be 'freihand' or 'coco', got {fmt!r}")
+    if calibration is not None:
+        cal = Calibration.load(calibration, "calibration:")
+        frame_joints = [0, 5, 9, 17]  # the hand frame needs these; a record lacking one stays as labelled
+        for r in records:
+            if (r.visibility[frame_joints] > 0).all():
+                r.keypoints = cal.apply(r.keypoints)
+    return records

@@ -1,11 +1,11 @@
 """`handpose label`: a teacher model labels the user's own photos and videos into a COCO keypoints set.
 
 teachers.py (the teacher interface, MediaPipe, the project's model), annotate.py (mirror check, TTA,
-calibration applied), calibration.py (the joint-convention offsets), sources.py (photos, video frames),
+calibration applied), sources.py (photos, video frames),
 writer.py (crops, journal, annotations.json / frames.json), command.py (the CLI and ``label()``).
 """
 from .annotate import LabelledHand, label_image
-from .calibration import Calibration
+from ..calibration import Calibration
 from .command import LabelOptions, add_arguments, fit_calibration, label, run
 from .teachers import MediaPipeTeacher, ModelTeacher, Teacher, TeacherHand, load_teacher
 

@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from ...errors import HandposeError
 from .annotate import label_image, match
-from .calibration import JOINT_SETS, Calibration, fit_offsets
+from ..calibration import JOINT_SETS, Calibration, fit_offsets
 from .sources import estimated_items, expand, items
 from .teachers import Teacher, load_teacher
 from .writer import Output, read_bgr

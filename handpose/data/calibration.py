@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ...errors import HandposeError
-from ...io import atomic_write_json
+from ..errors import HandposeError
+from ..io import atomic_write_json
 
 KIND = "handpose-teacher-calibration"
 WRIST, INDEX_MCP, MIDDLE_MCP, LITTLE_MCP = 0, 5, 9, 17
@@ -78,20 +78,21 @@ class Calibration:
                                  "offsets": [[round(float(u), 5), round(float(v), 5)] for u, v in self.offsets]})
 
     @classmethod
-    def load(cls, path: str | Path) -> "Calibration":
+    def load(cls, path: str | Path, what: str = "--calibration") -> "Calibration":
+        """``what`` names where the path came from in errors (an option or a config key)."""
         path = Path(path)
         if not path.is_file():
-            raise HandposeError(f"--calibration {path}: file not found")
+            raise HandposeError(f"{what} {path}: file not found")
         try:
             data = json.loads(path.read_text())
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise HandposeError(f"--calibration {path}: malformed JSON ({e})") from None
+            raise HandposeError(f"{what} {path}: malformed JSON ({e})") from None
         if not isinstance(data, dict) or data.get("kind") != KIND:
-            raise HandposeError(f"--calibration {path}: not a teacher calibration (needs \"kind\": \"{KIND}\")")
+            raise HandposeError(f"{what} {path}: not a teacher calibration (needs \"kind\": \"{KIND}\")")
         offsets = np.asarray(data.get("offsets", []), np.float64)
         if offsets.shape != (21, 2) or not np.isfinite(offsets).all():
-            raise HandposeError(f"--calibration {path}: 'offsets' must be 21 finite [dx, dy] pairs")
+            raise HandposeError(f"{what} {path}: 'offsets' must be 21 finite [dx, dy] pairs")
         joints = data.get("joints", list(range(21)))
         if not isinstance(joints, list) or not all(isinstance(j, int) and 0 <= j < 21 for j in joints):
-            raise HandposeError(f"--calibration {path}: 'joints' must list joint indices 0-20")
+            raise HandposeError(f"{what} {path}: 'joints' must list joint indices 0-20")
         return cls(offsets, {k: v for k, v in data.items() if k not in ("kind", "offsets", "joints")}, joints)
