@@ -4,7 +4,7 @@
 
 Ours runs on the given crops (the ground-truth keypoints' box, as a tracker would give it) and, for a
 like-for-like row, on the whole photo exactly as `handpose predict` runs it (HandPipeline: ONNX Runtime int8,
-the hand detector when its weights are bundled, else the pose model as finder; the best-scoring hand; with a
+the hand detector when its weights are bundled, else the pose model as finder; at most 2 hands as predict, the best-scoring one; with a
 detector, a second row runs the pose-model finder alone; and `predict --flip-test`'s path). MediaPipe runs in photo mode with its full
 landmark model on the whole photo; a photo where it finds no hand is a miss. PCK and AUC count a miss as
 wrong at every threshold; EPE is over the hands found. PCK is normalised by the longer side of the
@@ -84,6 +84,8 @@ def main() -> int:
     p.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "hgc_dev"))
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--backend", default="onnx-int8", help="engine of the predict-path row (predict's default)")
+    p.add_argument("--max-hands", type=int, default=2,
+                   help="hands the predict-path rows look for, the best-scoring one scored (default 2, predict's)")
     args = p.parse_args()
     import torch
 
@@ -96,12 +98,12 @@ def main() -> int:
     rows["ours, given crop"] = score(*run_ours(estimator, images, gt, use_box=True), gt)
     flip = PoseEstimator(args.weights, flip_test=True)
     rows["ours, given crop, flip test"] = score(*run_ours(flip, images, gt, use_box=True), gt)
-    pipeline = HandPipeline.create(args.weights, backend=args.backend, max_hands=1, threads=args.threads)
+    pipeline = HandPipeline.create(args.weights, backend=args.backend, max_hands=args.max_hands, threads=args.threads)
     rows[f"ours, predict path ({pipeline.finder_name})"] = score(*run_ours(pipeline, images, gt, use_box=False), gt)
-    flipped = HandPipeline.create(args.weights, backend=args.backend, max_hands=1, threads=args.threads, flip_test=True)
+    flipped = HandPipeline.create(args.weights, backend=args.backend, max_hands=args.max_hands, threads=args.threads, flip_test=True)
     rows[f"ours, predict path, flip test ({flipped.finder_name})"] = score(*run_ours(flipped, images, gt, use_box=False), gt)
     if pipeline.detector is not None:  # the fallback that runs when no detector is installed, for comparison
-        finder = HandPipeline.create(args.weights, backend=args.backend, use_detector=False, max_hands=1, threads=args.threads)
+        finder = HandPipeline.create(args.weights, backend=args.backend, use_detector=False, max_hands=args.max_hands, threads=args.threads)
         rows["ours, predict path (pose-model finder)"] = score(*run_ours(finder, images, gt, use_box=False), gt)
     try:
         os.environ.setdefault("GLOG_minloglevel", "2")

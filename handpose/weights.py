@@ -104,4 +104,7 @@ def average_models(paths: list[str | Path]) -> tuple[SimpleBaseline, dict]:
     # integer buffers (BatchNorm's batch counters) are kept from the first model
     model.load_state_dict({k: torch.stack([s[k] for s in states]).mean(0) if v.is_floating_point() else v
                            for k, v in states[0].items()})
-    return model, {**info, "metrics": {}, "averaged_from": [Path(p).name for p in paths]}
+    names = [Path(p).name for p in paths]
+    if len(set(names)) < len(names):  # runs/a/best.pt and runs/b/best.pt: the run folder tells them apart
+        names = [f"{Path(p).parent.name}/{Path(p).name}" for p in paths]
+    return model, {**info, "metrics": {}, "averaged_from": names}
