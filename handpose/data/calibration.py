@@ -18,6 +18,7 @@ from ..io import atomic_write_json
 
 KIND = "handpose-teacher-calibration"
 WRIST, INDEX_MCP, MIDDLE_MCP, LITTLE_MCP = 0, 5, 9, 17
+FRAME_JOINTS = (WRIST, INDEX_MCP, MIDDLE_MCP, LITTLE_MCP)  # what hand_frame reads: a label lacking one has no frame
 # The knuckles: where MediaPipe and hand labellers disagree most. Correcting only these is the default:
 # on hgc_dev an all-joint calibration fitted on uci_hand moved the wrist and the tips by uci_hand's own
 # labelling habits and made the mean error worse (README, handpose label).

@@ -1,5 +1,5 @@
 """Dataset formats -> hand records -> HandDataset."""
-from ..calibration import Calibration
+from ..calibration import FRAME_JOINTS, Calibration
 from .base import MINI_EXAMPLE, HandDataset, HandRecord, read_rgb
 from .coco import load_coco
 from .freihand import load_freihand, split_by_pose
@@ -30,8 +30,7 @@ def load_records(spec: dict) -> list[HandRecord]:
         raise DatasetError(f"dataset format must be 'freihand' or 'coco', got {fmt!r}")
     if calibration is not None:
         cal = Calibration.load(calibration, "calibration:")
-        frame_joints = [0, 5, 9, 17]  # the hand frame needs these; a record lacking one stays as labelled
-        for r in records:
-            if (r.visibility[frame_joints] > 0).all():
+        for r in records:  # a record lacking a joint of the hand frame stays as labelled
+            if (r.visibility[list(FRAME_JOINTS)] > 0).all():
                 r.keypoints = cal.apply(r.keypoints)
     return records
