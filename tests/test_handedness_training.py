@@ -134,3 +134,44 @@ def test_a_release_starts_a_stage_from_its_tensors(tmp_path):
 def test_the_recipe_field_is_checked(tmp_path):
     with pytest.raises(HandposeError, match=r"data.train\[0\].handedness must be true or false"):
         load_config(None, ["data.train=[{format: coco, annotations: x.json, handedness: maybe}]"])
+
+
+def test_validate_repeats_the_epochs_checks_and_records_them_in_a_release(tmp_path):
+    """`handpose train --validate W` runs the checks an epoch ends with, on a model no epoch made (an
+    averaged release): on the run's own last checkpoint it gives the scores its log holds."""
+    import argparse
+
+    import yaml
+
+    from handpose.train.loop import validate_weights
+    from handpose.weights import read_release, save_release
+
+    torch.manual_seed(0)
+    cfg = tiny_config(tmp_path, write_coco(tmp_path))
+    Trainer(cfg, tmp_path / "side").fit()
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    with open(tmp_path / "side" / "log.csv", newline="") as f:
+        logged = list(csv.DictReader(f))[-1]
+
+    def validate(weights, **kw):
+        args = dict(config=str(recipe), resume=None, overrides=[], device=None, json=None, record=False)
+        return validate_weights(argparse.Namespace(validate=str(weights), **{**args, **kw}))
+
+    out = tmp_path / "scores.json"
+    assert validate(tmp_path / "side" / "last.pt", json=str(out)) == 0
+    scores = json.loads(out.read_text())["metrics"]
+    for key in ("AUC", "EPE", "handedness_acc"):
+        assert scores[key] == pytest.approx(float(logged[key]), abs=1e-4), key
+
+    model, info = load_model(tmp_path / "side" / "last.pt")
+    release = tmp_path / "release.safetensors"
+    save_release(model, {**info, "metrics": {}}, release)
+    validate(release, record=True)
+    recorded = read_release(release)[0]
+    assert recorded["metrics"]["AUC"] == pytest.approx(scores["AUC"], abs=0.02)  # fp16 weights, same checks
+    assert "--validate release.safetensors" in recorded["metrics_note"]
+    with pytest.raises(HandposeError, match="--record writes into a release"):
+        validate(tmp_path / "side" / "last.pt", record=True)
+    with pytest.raises(HandposeError, match="missing.pt: file not found"):
+        validate(tmp_path / "missing.pt")

@@ -10,6 +10,7 @@ import csv
 import math
 import os
 import random
+import tempfile
 import time
 from pathlib import Path
 
@@ -28,7 +29,7 @@ from ..data.datasets.base import check_images_exist
 from ..errors import DatasetError, HandposeError
 from .evaluate import evaluate_dataset, false_hand_rate
 from ..pose.handedness import accuracy, label_of
-from ..io import atomic_write, atomic_write_text
+from ..io import atomic_write, atomic_write_json, atomic_write_text
 from ..pose.model import build_model, load_backbone_weights
 from ..weights import read_release
 from ..data.transforms import Augment
@@ -42,14 +43,55 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="override train.device")
     p.add_argument("--output", help="folder for runs (default: the recipe's output, runs/)")
+    p.add_argument("--validate", metavar="WEIGHTS", help="train nothing: score WEIGHTS (.pt or .safetensors) with the "
+                   "recipe's per-epoch checks (validation set, held-out sources, hand-free crops, left/right) and print them")
+    p.add_argument("--json", metavar="FILE", help="with --validate: also write the scores to FILE")
+    p.add_argument("--record", action="store_true", help="with --validate of a .safetensors release: write the scores "
+                   "into its .json as its metrics (an averaged release has none until measured)")
     p.add_argument("overrides", nargs="*", metavar="key.sub=value", help="override recipe fields, e.g. train.epochs=5")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.validate:
+        return validate_weights(args)
+    if args.json or args.record:
+        raise HandposeError("--json and --record go with --validate")
     cfg, run_dir = run_to_start(args.resume, args.config, args.overrides, load_config, args.output)
     if args.device:
         cfg["train"]["device"] = args.device
     Trainer(cfg, run_dir, resume=bool(args.resume)).fit()
+    return 0
+
+
+def validate_weights(args: argparse.Namespace) -> int:
+    """The checks an epoch of the recipe ends with, for a model that no epoch made (an averaged release),
+    so that its metrics come from the same code as the training log's."""
+    if not args.config or args.resume:
+        raise HandposeError("--validate needs --config (the recipe whose checks to run) and no --resume")
+    if not Path(args.validate).is_file():
+        raise HandposeError(f"--validate {args.validate}: file not found")
+    if args.record and not args.validate.endswith(".safetensors"):
+        raise HandposeError(f"--record writes into a release's .json: {args.validate} is not a .safetensors release")
+    cfg = load_config(args.config, [*args.overrides, f"train.init_weights={args.validate}", "train.backbone_weights=null"])
+    if args.device:
+        cfg["train"]["device"] = args.device
+    with tempfile.TemporaryDirectory() as tmp:
+        trainer = Trainer(cfg, Path(tmp))
+        scores = trainer.validate()
+        if trainer.writer is not None:
+            trainer.writer.close()
+    scores = {k: round(v, 4) if isinstance(v, float) else v for k, v in scores.items()}
+    print(" ".join(f"{k}={v}" for k, v in scores.items()), flush=True)
+    if args.json:
+        atomic_write_json(Path(args.json), {"weights": str(args.validate), "config": str(args.config), "metrics": scores})
+        print(f"wrote {args.json}")
+    if args.record:
+        release = Path(args.validate)
+        info, _ = read_release(release)
+        note = (f"measured on this release by `handpose train --config {args.config} --validate {release.name}` "
+                f"(flip test {'on' if cfg['train']['flip_test'] else 'off'})")
+        atomic_write_json(release.with_suffix(".json"), {**info, "metrics": scores, "metrics_note": note})
+        print(f"wrote the scores into {release.with_suffix('.json')}")
     return 0
 
 
@@ -266,20 +308,7 @@ class Trainer:
             loss = self.train_one_epoch()
             row = {"epoch": self.epoch + 1, "lr": self.optimizer.param_groups[0]["lr"], "train_loss": loss}
             if self.main:
-                scores, _, _ = evaluate_dataset(self.model, self.val_set, device=self.device,
-                                                batch_size=t["batch_size"], flip_test=t["flip_test"])
-                row.update(scores)
-                for name, ds in self.reports.items():
-                    other, _, _ = evaluate_dataset(self.model, ds, device=self.device, batch_size=t["batch_size"],
-                                                   flip_test=t["flip_test"])
-                    row.update({f"{name}_AUC": other["AUC"], f"{name}_EPE": other["EPE"]})
-                if self.hand_free_val is not None:
-                    row["false_hand"] = false_hand_rate(self.model, self.hand_free_val, self.codec,
-                                                        self.cfg["data"]["hand_free_val_crops"],
-                                                        t["presence_threshold"], self.device, t["batch_size"])
-                if self.handedness_checks:
-                    row["handedness_acc"] = handedness_accuracy(self.model, self.handedness_checks, self.device,
-                                                                t["batch_size"])
+                row.update(self.validate())
                 row["samples"] = self.sampler.describe()
                 row["seconds"] = time.time() - start
             self.epoch += 1
@@ -292,6 +321,25 @@ class Trainer:
             print(f"done: best validation AUC {self.best_auc:.4f}; checkpoints in {self.run_dir}", flush=True)
         if self.distributed:
             dist.destroy_process_group()
+
+    def validate(self) -> dict[str, float]:
+        """Scores of the model as it is now: validation set (model selection), the held-out reports, the
+        false-hand rate on hand-free crops and the left/right accuracy, where the recipe names them."""
+        t, row = self.cfg["train"], {}
+        scores, _, _ = evaluate_dataset(self.model, self.val_set, device=self.device, batch_size=t["batch_size"],
+                                        flip_test=t["flip_test"])
+        row.update(scores)
+        for name, ds in self.reports.items():
+            other, _, _ = evaluate_dataset(self.model, ds, device=self.device, batch_size=t["batch_size"],
+                                           flip_test=t["flip_test"])
+            row.update({f"{name}_AUC": other["AUC"], f"{name}_EPE": other["EPE"]})
+        if self.hand_free_val is not None:
+            row["false_hand"] = false_hand_rate(self.model, self.hand_free_val, self.codec,
+                                                self.cfg["data"]["hand_free_val_crops"], t["presence_threshold"],
+                                                self.device, t["batch_size"])
+        if self.handedness_checks:
+            row["handedness_acc"] = handedness_accuracy(self.model, self.handedness_checks, self.device, t["batch_size"])
+        return row
 
     def check_first_batch(self) -> None:
         """Read one sample of each set before the first step, so a broken file fails now, not in hour two."""
