@@ -3,7 +3,7 @@
     .venv/bin/python bench/compare_mediapipe.py [--weights W] [--data ../shared/data/hgc_dev]
 
 Ours runs on the given crops (the ground-truth keypoints' box, as a tracker would give it) and, for a
-like-for-like row, on the whole photo exactly as `handpose predict` runs it (HandPipeline: ONNX Runtime int8,
+like-for-like row, on the whole photo exactly as `handpose predict` runs it (HandPipeline: ONNX Runtime fp32,
 the hand detector when its weights are bundled, else the pose model as finder; at most 2 hands as predict, the best-scoring one; with a
 detector, a second row runs the pose-model finder alone; and `predict --flip-test`'s path). MediaPipe runs in photo mode with its full
 landmark model on the whole photo; a photo where it finds no hand is a miss. PCK and AUC count a miss as
@@ -83,7 +83,7 @@ def main() -> int:
     p.add_argument("--weights", default=None, help="default: the bundled model")
     p.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "hgc_dev"))
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--backend", default="onnx-int8", help="engine of the predict-path row (predict's default)")
+    p.add_argument("--backend", default="onnx", help="engine of the predict-path row (predict's default)")
     p.add_argument("--max-hands", type=int, default=2,
                    help="hands the predict-path rows look for, the best-scoring one scored (default 2, predict's)")
     args = p.parse_args()

@@ -321,8 +321,10 @@ def process(source, tracker: HandTracker, *, display: bool = False, video: Video
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--source", default="0", help="camera index (0), video file or stream URL (default: 0)")
     p.add_argument("--weights", default=None, help="model file (.safetensors release or .pt checkpoint; default: bundled)")
-    p.add_argument("--backend", default="onnx-int8", choices=BACKENDS,
-                   help="inference backend (default onnx-int8: the fastest on CPU, 37 FPS in bench/live.py)")
+    # fp32 by default: on the two-hand video of bench/live.py int8 was no faster on the last two CPUs (46.5 vs
+    # 49.9 FPS; 26.0 vs 26.3) and its keypoints jitter more (raw 0.68 px a frame against 0.42).
+    p.add_argument("--backend", default="onnx", choices=BACKENDS,
+                   help="inference backend (default onnx: ONNX Runtime fp32; onnx-int8: faster on some CPUs)")
     p.add_argument("--max-hands", type=int, default=2, help="hands to track at once (default 2)")
     p.add_argument("--detector", default=None, metavar="WEIGHTS",
                    help="hand detector weights (default: the bundled ones when present; without them the pose "

@@ -32,8 +32,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", metavar="OUT.json", help="write the keypoints of every image to this file")
     p.add_argument("--out", metavar="DIR", help="write each image with its hand drawn into this folder")
     p.add_argument("--weights", default=None, help="model: .safetensors, .pt or .onnx (default: the bundled one)")
-    p.add_argument("--backend", choices=BACKENDS, default="onnx-int8",
-                   help="inference engine (default onnx-int8: ONNX Runtime on the int8 export, the fastest on CPU; an .onnx --weights always uses ONNX Runtime)")
+    # fp32 by default: on hgc_dev's photos (flip test) the int8 pose model gave EPE 7.52 px against fp32's 7.48
+    # (bench/compare_mediapipe.py --backend), and on the two latest CPUs int8 was no faster (8.4 vs 7.8 ms a crop
+    # without AMX, 10.7 vs 8.9 with it).
+    p.add_argument("--backend", choices=BACKENDS, default="onnx",
+                   help="inference engine (default onnx: ONNX Runtime on the fp32 export; onnx-int8: its int8 "
+                        "quantisation, faster on some CPUs, slightly less accurate; an .onnx --weights always uses ONNX Runtime)")
     p.add_argument("--box", metavar="X,Y,W,H", help="the hand's box in every image (one hand; skips hand finding)")
     p.add_argument("--max-hands", type=int, default=2, help="the most hands reported per image (default 2)")
     p.add_argument("--detector", default=None, metavar="WEIGHTS",
