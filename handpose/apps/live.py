@@ -22,10 +22,10 @@ import numpy as np
 
 from ..draw import draw_hand
 from ..errors import HandposeError
-from ..pose.inference import BACKENDS
 from ..io import atomic_write_image
 from ..smoothing import OneEuroParams
 from ..tracking import HandTracker
+from .options import add_pipeline_arguments
 
 STAGES = ("read", "find", "track", "side", "smooth", "draw", "write")
 
@@ -320,18 +320,7 @@ def process(source, tracker: HandTracker, *, display: bool = False, video: Video
 # -- the command --------------------------------------------------------------------------------------------
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--source", default="0", help="camera index (0), video file or stream URL (default: 0)")
-    p.add_argument("--weights", default=None, help="model file (.safetensors release or .pt checkpoint; default: bundled)")
-    # fp32 by default: on the two-hand video of bench/live.py int8 was no faster on the last two CPUs (46.5 vs
-    # 49.9 FPS; 26.0 vs 26.3) and its keypoints jitter more (raw 0.68 px a frame against 0.42).
-    p.add_argument("--backend", default="onnx", choices=BACKENDS,
-                   help="inference backend (default onnx: ONNX Runtime fp32; onnx-int8: faster on some CPUs)")
-    p.add_argument("--max-hands", type=int, default=2, help="hands to track at once (default 2)")
-    p.add_argument("--detector", default=None, metavar="WEIGHTS",
-                   help="hand detector weights (default: the bundled ones when present; without them the pose "
-                        "model finds the hands itself)")
-    p.add_argument("--side", default=None, metavar="WEIGHTS",
-                   help="palm-side classifier weights that tell left hands from right (default: the bundled ones; "
-                        "'none': the pose model's own left/right head, if it has one)")
+    add_pipeline_arguments(p)
     p.add_argument("--redetect-every", type=int, default=5, metavar="K",
                    help="while some but fewer than --max-hands hands are tracked, look for more every K frames "
                         "(default 5; at once when no hand is tracked or one is lost)")

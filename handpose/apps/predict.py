@@ -20,9 +20,10 @@ from tqdm import tqdm
 
 from ..draw import draw_hand
 from ..errors import HandposeError
-from ..pose.inference import BACKENDS, Hand, PoseEstimator, to_rgb
+from ..pose.inference import Hand, PoseEstimator, to_rgb
 from ..io import atomic_write_image, atomic_write_text
 from ..pipeline import HandPipeline
+from .options import add_pipeline_arguments
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
@@ -31,21 +32,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders of images")
     p.add_argument("--json", metavar="OUT.json", help="write the keypoints of every image to this file")
     p.add_argument("--out", metavar="DIR", help="write each image with its hand drawn into this folder")
-    p.add_argument("--weights", default=None, help="model: .safetensors, .pt or .onnx (default: the bundled one)")
-    # fp32 by default: on hgc_dev's photos (flip test) the int8 pose model gave EPE 7.52 px against fp32's 7.48
-    # (bench/compare_mediapipe.py --backend), and on the two latest CPUs int8 was no faster (8.4 vs 7.8 ms a crop
-    # without AMX, 10.7 vs 8.9 with it).
-    p.add_argument("--backend", choices=BACKENDS, default="onnx",
-                   help="inference engine (default onnx: ONNX Runtime on the fp32 export; onnx-int8: its int8 "
-                        "quantisation, faster on some CPUs, slightly less accurate; an .onnx --weights always uses ONNX Runtime)")
+    add_pipeline_arguments(p)
     p.add_argument("--box", metavar="X,Y,W,H", help="the hand's box in every image (one hand; skips hand finding)")
-    p.add_argument("--max-hands", type=int, default=2, help="the most hands reported per image (default 2)")
-    p.add_argument("--detector", default=None, metavar="WEIGHTS",
-                   help="hand detector weights (default: the bundled ones when present; without them the pose "
-                        "model finds the hands itself)")
-    p.add_argument("--side", default=None, metavar="WEIGHTS",
-                   help="palm-side classifier weights that tell left hands from right (default: the bundled ones; "
-                        "'none': the pose model's own left/right head, if it has one)")
     # On by default for photos: on hgc_dev's 292 photos the predict path gave AUC 0.723 / EPE 7.90 px with it
     # against 0.713 / 8.58 without (bench/compare_mediapipe.py), for 1.4x the time. `live` leaves it off.
     p.add_argument("--flip-test", action=argparse.BooleanOptionalAction, default=True,

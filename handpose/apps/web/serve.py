@@ -7,6 +7,7 @@ import threading
 from contextlib import contextmanager
 
 from ...errors import HandposeError
+from ..options import add_pipeline_arguments
 
 
 def add_arguments(p: argparse.ArgumentParser, port: int = 8000) -> None:
@@ -14,14 +15,7 @@ def add_arguments(p: argparse.ArgumentParser, port: int = 8000) -> None:
     p.add_argument("--port", type=int, default=port)
     p.add_argument("--workers", type=int, default=4,
                    help="request threads; they share one model, so a request that finds it busy waits its turn")
-    p.add_argument("--backend", default="torch", help="inference backend of the estimator")
-    p.add_argument("--weights", default=None, help="a .safetensors release or a .pt checkpoint (default: bundled)")
-    p.add_argument("--max-hands", type=int, default=2, help="the most hands reported per photo (default 2)")
-    p.add_argument("--detector", default=None, metavar="WEIGHTS",
-                   help="hand detector weights (default: the bundled ones when present, else the pose model finds hands)")
-    p.add_argument("--side", default=None, metavar="WEIGHTS",
-                   help="palm-side classifier weights that tell left hands from right (default: the bundled ones; "
-                        "'none': the pose model's own left/right head, if it has one)")
+    add_pipeline_arguments(p, backend="torch")
     p.add_argument("--max-bytes", type=int, default=1_000_000, help="largest accepted upload in bytes (413 above)")
     p.add_argument("--max-pixels", type=int, default=16_000_000,
                    help="largest accepted image in pixels, checked in the header before decoding (400 above)")

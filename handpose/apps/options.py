@@ -1,0 +1,29 @@
+"""The options every front end that runs the pipeline shares (predict, live, serve), so that their names,
+defaults and help cannot drift apart."""
+from __future__ import annotations
+
+import argparse
+
+from ..pose.inference import BACKENDS
+
+# fp32 by default: on hgc_dev's photos (flip test) the int8 pose model gave EPE 7.52 px against fp32's 7.48
+# (bench/compare_mediapipe.py --backend); on the two-hand video of bench/live.py int8 was no faster on the last
+# two CPUs (46.5 vs 49.9 FPS; 26.0 vs 26.3) and its keypoints jitter more (raw 0.68 px a frame against 0.42).
+DEFAULT_BACKEND = "onnx"
+
+
+def add_pipeline_arguments(p: argparse.ArgumentParser, backend: str = DEFAULT_BACKEND) -> None:
+    """--weights, --backend, --max-hands, --detector and --side."""
+    p.add_argument("--weights", default=None,
+                   help="pose model: .safetensors release, .pt checkpoint or .onnx export (default: the bundled one)")
+    p.add_argument("--backend", choices=BACKENDS, default=backend,
+                   help=f"inference engine (default {backend}; onnx: ONNX Runtime on the fp32 export; onnx-int8: its "
+                        "int8 quantisation, faster on some CPUs, slightly less accurate; an .onnx --weights always "
+                        "uses ONNX Runtime)")
+    p.add_argument("--max-hands", type=int, default=2, help="the most hands per image or frame (default 2)")
+    p.add_argument("--detector", default=None, metavar="WEIGHTS",
+                   help="hand detector weights (default: the bundled ones when present; without them the pose "
+                        "model finds the hands itself)")
+    p.add_argument("--side", default=None, metavar="WEIGHTS",
+                   help="palm-side classifier weights that tell left hands from right (default: the bundled ones; "
+                        "'none': the pose model's own left/right head, if it has one)")
