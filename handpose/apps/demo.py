@@ -1,8 +1,9 @@
 """`handpose demo`: the bundled default model on the bundled mini-example images.
 
-Runs the same pipeline as `handpose predict` (find the hand, estimate, map back) on every mini-example
-image, writes each drawn image, a grid of them and the predictions JSON under ``--out``, and prints the
-error against the mini-example's labels.
+Runs `handpose predict`'s pipeline with its defaults (the hand detector, a crop per hand, the pose model with
+the flip test, map back, left or right; at most 2 hands) on every mini-example image, writes each drawn image,
+a grid of them and the predictions JSON under ``--out``, and prints the error of each image's best-scoring
+hand against the mini-example's labels.
 """
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ import numpy as np
 from ..train import metrics
 from ..data.datasets import MINI_EXAMPLE, load_freihand
 from ..draw import image_grid
-from ..pose.inference import BACKENDS, PoseEstimator
+from ..pipeline import HandPipeline
 from ..io import atomic_write_image, atomic_write_text
+from ..pose.inference import BACKENDS
+from .options import DEFAULT_BACKEND
 from .predict import draw, predict_files
 
 
@@ -26,7 +29,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", default=str(MINI_EXAMPLE), help="FreiHAND-layout folder (default: the mini-example)")
     p.add_argument("--out", default="out/demo", help="output folder (default out/demo)")
     p.add_argument("--weights", default=None, help="model (default: the bundled one)")
-    p.add_argument("--backend", choices=BACKENDS, default="onnx")
+    p.add_argument("--backend", choices=BACKENDS, default=DEFAULT_BACKEND)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -36,7 +39,8 @@ def run(args: argparse.Namespace) -> int:
         if (Path(args.data) / f"{split}_K.json").is_file():
             records += load_freihand(args.data, split, box="keypoints", padding=1.0, versions=1)
     t0 = time.perf_counter()
-    est = PoseEstimator(args.weights, backend=args.backend)
+    pipeline = HandPipeline.create(args.weights, backend=args.backend, flip_test=True)
+    est = pipeline.estimator
     load_s = time.perf_counter() - t0
     drawn: list[np.ndarray] = []
 
@@ -48,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
 
     files = [str(r.image) for r in records]
     t0 = time.perf_counter()
-    entries, errors = predict_files(est, files, on_image=save)
+    entries, errors = predict_files(pipeline, files, on_image=save)
     ms = (time.perf_counter() - t0) * 1000 / max(len(files), 1)
     atomic_write_text(out / "predictions.json", json.dumps({"model": est.weights, "images": entries}) + "\n")
     atomic_write_image(out / "grid.jpg", image_grid(drawn, columns=4, cell=256))
@@ -58,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"{len(entries)} images from {args.data}: a hand found in {found.sum()}, {ms:.0f} ms per image")
     if found.any():
         gt = np.stack([r.keypoints for r in records])[found]
-        pred = np.stack([np.array(e["hands"][0]["keypoints"])[:, :2] for e in entries if e["hands"]])
+        best = [max(e["hands"], key=lambda h: h["score"]) for e in entries if e["hands"]]
+        pred = np.stack([np.array(h["keypoints"])[:, :2] for h in best])
         mask = np.ones(gt.shape[:2], bool)
         norm = metrics.box_longer_side(np.stack([r.box for r in records])[found])
         print(f"against the labels (images with a hand): EPE {metrics.epe(pred, gt, mask):.1f} px, "
