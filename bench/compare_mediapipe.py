@@ -32,19 +32,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def score(pred: np.ndarray, found: np.ndarray, seconds: float, gt: np.ndarray) -> dict:
-    """Metrics with misses counted as wrong for PCK/AUC (their distance is infinite)."""
-    pred = np.where(found[:, None, None], pred, np.inf)
-    mask = np.ones(gt.shape[:2], bool)
-    norm = metrics.box_longer_side([keypoints_box(g) for g in gt])
-    return {
-        "found": float(found.mean()),
-        "EPE": metrics.epe(pred[found], gt[found], mask[found]),
-        "PCK@0.2": metrics.pck(pred, gt, mask, 0.2, norm),
-        "PCK@0.1": metrics.pck(pred, gt, mask, 0.1, norm),
-        "PCK@0.05": metrics.pck(pred, gt, mask, 0.05, norm),
-        "AUC": metrics.auc(pred, gt, mask),
-        "ms/img": 1000 * seconds / len(gt),
-    }
+    """Metrics with misses counted as wrong for PCK/AUC (metrics.with_misses), and ms per photo."""
+    return {**metrics.with_misses(pred, found, gt), "ms/img": 1000 * seconds / len(gt)}
 
 
 def run_ours(estimator: PoseEstimator | HandPipeline, images: list[np.ndarray], gt: np.ndarray, use_box: bool):

@@ -46,10 +46,9 @@ def score(predictions: dict, records) -> dict:
     if not records:
         raise HandposeError("no image of the predictions is in the labelled data set (matched by file name)")
     gt = np.stack([r.keypoints for r in records]).astype(np.float64)
-    pred = np.full_like(gt, np.inf)
+    pred = np.zeros_like(gt)
     found = np.zeros(len(records), bool)
-    sided = correct = located = 0
-    labelled = 0
+    labelled = located = sided = correct = 0
     for i, r in enumerate(records):
         hands = by_name[Path(r.image).name]
         if hands:
@@ -66,12 +65,7 @@ def score(predictions: dict, records) -> dict:
                     h = hands[int(iou.argmax())]
                     sided += h.get("handedness") is not None
                     correct += h.get("handedness") == side
-    mask = np.ones(gt.shape[:2], bool)
-    norm = metrics.box_longer_side([keypoints_box(g) for g in gt])
-    out = {"photos": len(records), "found": float(found.mean()),
-           "EPE": metrics.epe(pred[found], gt[found], mask[found]) if found.any() else float("nan"),
-           "PCK@0.2": metrics.pck(pred, gt, mask, 0.2, norm), "PCK@0.05": metrics.pck(pred, gt, mask, 0.05, norm),
-           "AUC": metrics.auc(pred, gt, mask)}
+    out = {"photos": len(records), **metrics.with_misses(pred, found, gt)}
     if labelled:
         out.update({"labelled_sides": labelled, "located": located, "sided": sided, "side_correct": correct,
                     "side_accuracy": correct / located if located else float("nan")})

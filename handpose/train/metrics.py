@@ -80,3 +80,22 @@ def summary(pred, gt, mask, boxes) -> dict[str, float]:
         "EPE": epe(pred, gt, mask),
         "AUC_norm": auc(pred, gt, mask, AUC_NORM_THRESHOLDS, norm),
     }
+
+
+def with_misses(pred, found, gt) -> dict[str, float]:
+    """Figures of a run over whole photos where some photos gave no hand (``found`` False): a miss is wrong at
+    every PCK and AUC threshold (its distance is infinite) and left out of EPE. PCK is normalised by the longer
+    side of each ground-truth keypoint box; every joint counts."""
+    found = np.asarray(found, bool)
+    pred = np.where(found[:, None, None], np.asarray(pred, np.float64), np.inf)
+    gt = np.asarray(gt, np.float64)
+    mask = np.ones(gt.shape[:2], bool)
+    norm = (gt.max(axis=1) - gt.min(axis=1)).max(axis=1)
+    return {
+        "found": float(found.mean()),
+        "EPE": epe(pred[found], gt[found], mask[found]),
+        "PCK@0.2": pck(pred, gt, mask, 0.2, norm),
+        "PCK@0.1": pck(pred, gt, mask, 0.1, norm),
+        "PCK@0.05": pck(pred, gt, mask, 0.05, norm),
+        "AUC": auc(pred, gt, mask),
+    }
