@@ -105,7 +105,9 @@ def main() -> int:
             model, info = load_model(run / "best.pt")
             fp32, int8 = Path(tmp) / f"{run.name}.onnx", Path(tmp) / f"{run.name}.int8.onnx"
             export_onnx(model, info, fp32)
-            quantize_int8(fp32, int8, calibration_crops(MINI_EXAMPLE, info))
+            convs = Path(tmp) / f"{run.name}.convs.onnx"  # deconvolutions as convolutions: int8 covers them
+            export_onnx(model, info, convs, for_int8=True)
+            quantize_int8(convs, int8, calibration_crops(MINI_EXAMPLE, info))
             row = {"run": run.name, "arch": info["arch"], "input": info["input_size"], "head": info["head_width"],
                    "label": f"{info['arch']} {info['input_size']}px w{info['head_width']}"}
             row.update(accuracy(PoseEstimator(run / "best.pt", threads=args.threads), images, records))

@@ -75,3 +75,44 @@ def test_other_sizes():
 def test_unknown_refine():
     with pytest.raises(ValueError):
         HeatmapCodec().decode(np.zeros((21, 56, 56), np.float32), refine="magic")
+
+
+def _dark_on_whole_maps(codec: HeatmapCodec, flat: np.ndarray, coords: np.ndarray) -> np.ndarray:
+    """DARK as written in the paper's code: blur each whole map, rescale it to the peak, log, one Newton step."""
+    import cv2
+
+    out = coords.copy()
+    for i, hm in enumerate(flat):
+        blurred = cv2.GaussianBlur(hm, (codec.blur_kernel, codec.blur_kernel), 0)
+        blurred *= hm.max() / max(blurred.max(), 1e-12)
+        logm = np.log(np.maximum(blurred, 1e-10))
+        x, y = int(coords[i, 0]), int(coords[i, 1])
+        if not (1 <= x < hm.shape[1] - 1 and 1 <= y < hm.shape[0] - 1):
+            continue
+        dx, dy = 0.5 * (logm[y, x + 1] - logm[y, x - 1]), 0.5 * (logm[y + 1, x] - logm[y - 1, x])
+        dxx = logm[y, x + 1] - 2 * logm[y, x] + logm[y, x - 1]
+        dyy = logm[y + 1, x] - 2 * logm[y, x] + logm[y - 1, x]
+        dxy = 0.25 * (logm[y + 1, x + 1] - logm[y + 1, x - 1] - logm[y - 1, x + 1] + logm[y - 1, x - 1])
+        det = dxx * dyy - dxy * dxy
+        if det > 1e-12 and dxx < 0:
+            sx, sy = (dyy * dx - dxy * dy) / det, (dxx * dy - dxy * dx) / det
+            if abs(sx) < 1 and abs(sy) < 1:
+                out[i] = (x - sx, y - sy)
+    return out
+
+
+def test_dark_around_the_peak_equals_dark_on_the_whole_map():
+    """The decoder blurs only the 3x3 neighbourhood of each peak: same answer as blurring everything, also
+    for peaks near the border (reflected like cv2), two overlapping blobs and a stretched blob."""
+    codec = HeatmapCodec()
+    rng = np.random.default_rng(3)
+    maps = [codec.encode(random_keypoints(np.random.default_rng(s), margin=-2))[0] for s in range(4)]
+    mixed = codec.encode(random_keypoints(rng))[0] + 0.6 * codec.encode(random_keypoints(rng))[0]
+    stretched = np.exp(-((np.arange(56)[None] - 30.3) ** 2 / 40 + (np.arange(56)[:, None] - 20.8) ** 2 / 6))
+    flat = np.concatenate(maps + [mixed, stretched[None].astype(np.float32)])
+    flat = flat + rng.normal(0, 0.01, flat.shape).astype(np.float32) * (flat.max(axis=(1, 2), keepdims=True) > 0)
+    idx = flat.reshape(len(flat), -1).argmax(1)
+    coords = np.stack([idx % 56, idx // 56], 1).astype(np.float32)
+    refined = codec._dark(flat, coords)
+    np.testing.assert_allclose(refined, _dark_on_whole_maps(codec, flat, coords), atol=1e-3)
+    assert (np.abs(refined - coords).max(1) > 0.05).mean() > 0.5  # the step really moves most joints

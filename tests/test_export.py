@@ -69,6 +69,10 @@ def test_int8_export_is_smaller_and_runs(release, exported, tmp_path, capsys):
     assert main(["export", "--format", "onnx", str(out), "--int8", "--weights", str(release)]) == 0
     assert "int8: calibrated on 64 crops" in capsys.readouterr().out  # 16 images x (tight, whole) x mirrored
     assert out.stat().st_size < 0.4 * exported.stat().st_size
+    import onnx
+
+    ops = {n.op_type for n in onnx.load(str(out)).graph.node}
+    assert "ConvTranspose" not in ops and "QuantizeLinear" in ops  # the head's deconvolutions went int8 too
     est = PoseEstimator(out)
     assert est.info["input_size"] == 64
     hands = est(MINI / "training" / "rgb" / "00000002.jpg", box=(30, 40, 180, 170))

@@ -25,7 +25,7 @@ from ..errors import HandposeError
 from ..io import atomic_write_image
 from ..smoothing import OneEuroParams
 from ..tracking import HandTracker
-from .options import add_pipeline_arguments
+from .options import LIVE_BACKEND, add_pipeline_arguments
 
 STAGES = ("read", "find", "track", "side", "smooth", "draw", "write")
 
@@ -320,7 +320,7 @@ def process(source, tracker: HandTracker, *, display: bool = False, video: Video
 # -- the command --------------------------------------------------------------------------------------------
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--source", default="0", help="camera index (0), video file or stream URL (default: 0)")
-    add_pipeline_arguments(p)
+    add_pipeline_arguments(p, backend=LIVE_BACKEND)
     p.add_argument("--redetect-every", type=int, default=5, metavar="K",
                    help="while some but fewer than --max-hands hands are tracked, look for more every K frames "
                         "(default 5; at once when no hand is tracked or one is lost)")

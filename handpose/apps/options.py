@@ -6,10 +6,12 @@ import argparse
 
 from ..pose.inference import BACKENDS
 
-# fp32 by default: on hgc_dev's photos (flip test) the int8 pose model gave EPE 7.52 px against fp32's 7.48
-# (bench/compare_mediapipe.py --backend); on the two-hand video of bench/live.py int8 was no faster on the last
-# two CPUs (46.5 vs 49.9 FPS; 26.0 vs 26.3) and its keypoints jitter more (raw 0.68 px a frame against 0.42).
+# fp32 by default, where accuracy counts more than time (predict, demo): on hgc_dev's photos (flip test) the
+# int8 pose model gives EPE 7.36 px against fp32's 7.32 (bench/compare_mediapipe.py --backend).
 DEFAULT_BACKEND = "onnx"
+# int8 for live video: with the head's deconvolutions quantised too (pose/subpixel.py) the pose model takes
+# 11-14 ms for two crops against fp32's 24-25 (bench/live.py: 35-44 FPS against 26-27 on two hands).
+LIVE_BACKEND = "onnx-int8"
 
 
 def add_pipeline_arguments(p: argparse.ArgumentParser, backend: str = DEFAULT_BACKEND) -> None:

@@ -63,9 +63,14 @@ def warp(image: np.ndarray, matrix: np.ndarray, out_size: tuple[int, int], borde
     )
 
 
+_OFFSET, _SCALE = IMAGENET_MEAN * 255, 1 / (IMAGENET_STD * 255)
+
+
 def normalize(image_rgb: np.ndarray) -> np.ndarray:
     """uint8 RGB (H, W, 3) -> float32 (3, H, W) with ImageNet statistics."""
-    x = (image_rgb.astype(np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
+    x = image_rgb.astype(np.float32)  # a copy, so in place from here on (half the time of the plain formula)
+    x -= _OFFSET
+    x *= _SCALE
     return np.ascontiguousarray(x.transpose(2, 0, 1))
 
 

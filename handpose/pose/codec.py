@@ -93,32 +93,37 @@ class HeatmapCodec:
 
     def _dark(self, flat: np.ndarray, coords: np.ndarray) -> np.ndarray:
         """Distribution-aware refinement (Zhang et al., CVPR 2020): treat the log of the blurred map as a
-        quadratic around the peak and take one Newton step with finite-difference derivatives."""
+        quadratic around the peak and take one Newton step with finite-difference derivatives.
+
+        Only the 3x3 blurred values around each peak enter the step, so only those are computed (the
+        kernel and border of cv2.GaussianBlur, all joints at once); the log's derivatives do not depend
+        on the map's scale, so the blurred map needs no rescaling to the peak's height."""
         n, h, w = flat.shape
+        k, r = self.blur_kernel, self.blur_kernel // 2
+        x, y = coords[:, 0].astype(int), coords[:, 1].astype(int)
+        inner = (x >= 1) & (x < w - 1) & (y >= 1) & (y < h - 1)  # a peak on the edge keeps its integer place
+        pad = r + 1
+        padded = np.pad(flat, ((0, 0), (pad, pad), (pad, pad)), mode="reflect")  # cv2's BORDER_REFLECT_101
+        span = np.arange(-1 - r, 2 + r) + pad
+        rows = (np.clip(y, 1, h - 2)[:, None] + span)[:, :, None]
+        cols = (np.clip(x, 1, w - 2)[:, None] + span)[:, None, :]
+        patch = padded[np.arange(n)[:, None, None], rows, cols].astype(np.float64)  # (n, 3 + 2r, 3 + 2r)
+        band = np.zeros((3, 3 + 2 * r))
+        for j in range(3):
+            band[j, j : j + k] = cv2.getGaussianKernel(k, 0).ravel()  # the kernel GaussianBlur(sigma=0) uses
+        logm = np.log(np.maximum(np.einsum("ia,nab,jb->nij", band, patch, band), 1e-10))  # (n, 3, 3)
+        dx = 0.5 * (logm[:, 1, 2] - logm[:, 1, 0])
+        dy = 0.5 * (logm[:, 2, 1] - logm[:, 0, 1])
+        dxx = logm[:, 1, 2] - 2 * logm[:, 1, 1] + logm[:, 1, 0]
+        dyy = logm[:, 2, 1] - 2 * logm[:, 1, 1] + logm[:, 0, 1]
+        dxy = 0.25 * (logm[:, 2, 2] - logm[:, 2, 0] - logm[:, 0, 2] + logm[:, 0, 0])
+        det = dxx * dyy - dxy * dxy
+        with np.errstate(divide="ignore", invalid="ignore"):
+            step_x, step_y = (dyy * dx - dxy * dy) / det, (dxx * dy - dxy * dx) / det
+        # Not a maximum, or a Newton step larger than a pixel (the quadratic model does not hold): keep the peak.
+        use = inner & (det > 1e-12) & (dxx < 0) & (np.abs(step_x) < 1) & (np.abs(step_y) < 1)
         out = coords.copy()
-        for i in range(n):
-            hm = flat[i]
-            peak = hm.max()
-            blurred = cv2.GaussianBlur(hm, (self.blur_kernel, self.blur_kernel), 0)
-            # Restore the peak height so the log keeps its curvature, then keep values positive.
-            blurred *= peak / max(blurred.max(), 1e-12)
-            logm = np.log(np.maximum(blurred, 1e-10))
-            x, y = int(coords[i, 0]), int(coords[i, 1])
-            if not (1 <= x < w - 1 and 1 <= y < h - 1):
-                continue
-            dx = 0.5 * (logm[y, x + 1] - logm[y, x - 1])
-            dy = 0.5 * (logm[y + 1, x] - logm[y - 1, x])
-            dxx = logm[y, x + 1] - 2 * logm[y, x] + logm[y, x - 1]
-            dyy = logm[y + 1, x] - 2 * logm[y, x] + logm[y - 1, x]
-            dxy = 0.25 * (logm[y + 1, x + 1] - logm[y + 1, x - 1] - logm[y - 1, x + 1] + logm[y - 1, x - 1])
-            det = dxx * dyy - dxy * dxy
-            if det <= 1e-12 or dxx >= 0:  # not a maximum: keep the integer peak
-                continue
-            step_x = (dyy * dx - dxy * dy) / det
-            step_y = (dxx * dy - dxy * dx) / det
-            # A Newton step larger than a pixel means the quadratic model does not hold there.
-            if abs(step_x) < 1 and abs(step_y) < 1:
-                out[i] = (x - step_x, y - step_y)
+        out[use, 0], out[use, 1] = x[use] - step_x[use], y[use] - step_y[use]
         return out
 
     @staticmethod

@@ -108,7 +108,9 @@ def run(args: argparse.Namespace) -> int:
         if not args.int8:
             atomic_write(out, lambda t: shutil.copyfile(fp32, t))
         else:
-            quantize_int8(fp32, out, crops)
+            convs = Path(tmp) / "for_int8.onnx"  # the deconvolutions as convolutions, so that int8 covers them
+            export_onnx(model, info, convs, for_int8=True)
+            quantize_int8(convs, out, crops)
             (ref, ref_logits), (q, q_logits) = OnnxBackend(fp32, threads=2).run_all(crops), OnnxBackend(out, threads=2).run_all(crops)
             d = keypoint_distances(info, ref, q)
             hand = ""
