@@ -10,7 +10,7 @@ import torch
 from handpose.apps.cli import main as cli
 from handpose.pose.codec import HeatmapCodec
 from handpose.data.datasets import HandDataset, load_freihand
-from handpose.train.evaluate import predict_dataset
+from handpose.train.evaluate import predict_dataset, predict_scales
 from handpose.pose.model import build_model
 from handpose.weights import DEFAULT_WEIGHTS
 
@@ -132,6 +132,22 @@ def test_flip_test_averages_with_the_mirrored_heatmaps(mini_root):
     expected, _ = predict_dataset(Symmetrised(), ds)
     assert np.allclose(flipped, expected, atol=1e-3)
     assert not np.allclose(flipped, plain, atol=1e-3)
+
+
+def test_scales_average_crops_of_other_sizes(weights, mini_root, tmp_path, capsys):
+    torch.manual_seed(2)
+    model = build_model("resnet18").eval()
+    ds = HandDataset(load_freihand(mini_root, "evaluation"), HeatmapCodec((64, 64), (16, 16)), None, 1.25)
+    one, _ = predict_scales(model, ds, [1.0])
+    assert np.array_equal(one, predict_dataset(model, ds)[0]) and ds.padding == 1.25
+    small, big = (HandDataset(ds.records, ds.codec, None, p) for p in (1.25 * 0.9, 1.25 * 1.1))
+    both, _ = predict_scales(model, ds, [0.9, 1.1])
+    expected = 0.5 * (predict_dataset(model, small)[0] + predict_dataset(model, big)[0])
+    assert np.allclose(both, expected, atol=1e-4) and not np.allclose(both, one, atol=1e-2)
+    result = run_evaluate(weights, mini_root, tmp_path, "--scales", "0.92", "1", "1.08", "--grid", "0")
+    assert result["scales"] == [0.92, 1.0, 1.08] and "scales 0.92 1 1.08" in capsys.readouterr().out
+    assert cli(["evaluate", "--weights", str(weights), "--data", str(mini_root), "--scales", "0"]) == 2
+    assert "--scales 0.0: scales must be positive" in capsys.readouterr().err
 
 
 def test_errors_are_clear(weights, mini_root, tmp_path, capsys):

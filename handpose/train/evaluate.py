@@ -1,10 +1,11 @@
 """`handpose evaluate`: a model's keypoints on a dataset, mapped back to the original images, and the metrics.
 
-    handpose evaluate --weights W --data D [--flip-test] [--json OUT] [--box image|keypoints] [--out DIR]
+    handpose evaluate --weights W --data D [--flip-test] [--scales S ...] [--json OUT] [--box image|keypoints] [--out DIR]
 """
 from __future__ import annotations
 
 import argparse
+import copy
 import time
 from pathlib import Path
 
@@ -45,6 +46,17 @@ def predict_dataset(model: torch.nn.Module, dataset: HandDataset, device: torch.
             preds.append(apply_affine(k, invert_affine(affine)))
         scores.append(sc)
     return np.stack(preds), np.concatenate(scores)
+
+
+def predict_scales(model: torch.nn.Module, dataset: HandDataset, scales: list[float], **kwargs) -> tuple[np.ndarray, np.ndarray]:
+    """Keypoints and scores averaged over crops ``scales`` x the dataset's crop side (test-time scale
+    augmentation: each crop sees the hand at another size, and their errors partly cancel)."""
+    runs = []
+    for scale in scales:
+        ds = copy.copy(dataset)
+        ds.padding = dataset.padding * scale
+        runs.append(predict_dataset(model, ds, **kwargs))
+    return np.mean([r[0] for r in runs], 0), np.mean([r[1] for r in runs], 0)
 
 
 @torch.no_grad()
@@ -95,6 +107,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="the box each hand is cropped from and PCK is normalised by: the whole image, or the keypoints' "
                         "box (default: what the dataset says: the image for FreiHAND, 'bbox' for COCO)")
     p.add_argument("--flip-test", action="store_true", help="average with the heatmaps of the mirrored crop")
+    p.add_argument("--scales", type=float, nargs="+", default=[1.0], metavar="S",
+                   help="average the keypoints of crops S x the usual side (test-time scale augmentation, e.g. "
+                        "0.92 1 1.08; default: 1, the one crop)")
     p.add_argument("--json", metavar="OUT", help="also write the metrics and predictions to this JSON file")
     p.add_argument("--out", metavar="DIR", help="folder for metrics.json and grid.png (default: runs/evaluate/<data name>)")
     p.add_argument("--grid", type=int, default=16, metavar="N", help="images in grid.png (0: none; default 16)")
@@ -140,7 +155,10 @@ def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device, 0)
     model.to(device)
     start = time.time()
-    pred, scores = predict_dataset(model, dataset, device, args.batch_size, args.flip_test, args.workers, progress=True)
+    if min(args.scales) <= 0:
+        raise HandposeError(f"--scales {' '.join(map(str, args.scales))}: scales must be positive")
+    pred, scores = predict_scales(model, dataset, args.scales, device=device, batch_size=args.batch_size,
+                                  flip_test=args.flip_test, workers=args.workers, progress=True)
     seconds = time.time() - start
     gt, mask, boxes = ground_truth(dataset)
     result = {
@@ -149,6 +167,7 @@ def run(args: argparse.Namespace) -> int:
         "split": split,
         "box": args.box or ("bbox" if split == "coco" else "image"),
         "flip_test": bool(args.flip_test),
+        "scales": list(args.scales),
         "input_size": size,
         "hands": len(records),
         "metrics": metrics.summary(pred, gt, mask, boxes),
@@ -197,7 +216,9 @@ def format_table(result: dict) -> str:
     m, pj = result["metrics"], result["per_joint_EPE"]
     lines = [
         f"{result['hands']} hands from {result['data']} ({result['split']}, box: {result['box']}), "
-        f"flip test {'on' if result['flip_test'] else 'off'}, {result['input_size']} px input, {result['seconds']:.1f} s",
+        f"flip test {'on' if result['flip_test'] else 'off'}, "
+        + (f"scales {' '.join(f'{v:g}' for v in result['scales'])}, " if result.get("scales", [1.0]) != [1.0] else "")
+        + f"{result['input_size']} px input, {result['seconds']:.1f} s",
         "",
         f"{'PCK@0.2':>9} {'AUC 0-30px':>11} {'EPE (px)':>9} {'AUC_norm':>9}",
         f"{m['PCK@0.2']:>9.4f} {m['AUC']:>11.4f} {m['EPE']:>9.2f} {m['AUC_norm']:>9.4f}",
