@@ -115,10 +115,11 @@ def _cached_int8(fp32_path: Path, model: torch.nn.Module, info: dict) -> Path:
     try:
         export_onnx(model, info, source, for_int8=True)
         quantize_int8(source, int8_path, calibration_crops(MINI_EXAMPLE, info))
-        source.unlink()
     except OSError as e:
         raise HandposeError(f"backend onnx-int8: cannot write {int8_path} ({e}); export an int8 file with "
                             "`handpose export --int8` and pass it as --weights") from None
+    finally:
+        source.unlink(missing_ok=True)  # the float source is only a step towards the int8 file
     return int8_path
 
 
