@@ -26,9 +26,9 @@ photo path (detector -> pose crops -> keypoints, at most --max-hands hands, pose
 that B = onnx-int8 gets the fp32 ONNX detector, as `predict` does), scored by its
 hands' keypoint boxes, its left/right from the palm-side classifier (handpose/side; --compare-head adds each
 pipeline with the pose model's own left/right head instead); "mediapipe" is MediaPipe Hands 0.10.14 (static_image_mode=True, max_num_hands=--max-hands,
-model_complexity=1), scored by its landmarks' boxes, when mediapipe is importable. Engines run one after the
-other on each frame; ms is the median (and p90) over the detection sets' frames, the first call of each
-engine (start-up) excluded. MediaPipe picks its own threads; ours use --threads.
+model_complexity=1), scored by its landmarks' boxes, when mediapipe is importable. Each engine makes its own
+pass over the same frames (interleaved, an engine's still-spinning thread pool slows the next one's call);
+ms is the median (and p90) over the detection sets' frames, the first call of each engine (start-up) excluded. MediaPipe picks its own threads; ours use --threads.
 
 Prints two Markdown tables (detection: recall / precision per set and ms per frame; handedness: hands found,
 accuracy, ms per photo) and writes every count and timing to --json.
@@ -135,17 +135,22 @@ def detection_sets(args: argparse.Namespace) -> dict[str, list[tuple[np.ndarray,
 
 
 def run_detection(engines: dict[str, Engine], sets: dict) -> tuple[dict, dict]:
-    """Per set and engine: true positives, predictions, truths; per engine: ms of every frame."""
+    """Per set and engine: true positives, predictions, truths; per engine: ms of every frame. Each engine
+    makes its own pass over every frame: interleaved, one engine's thread pool still spinning after its call
+    steals the cores of the next (on 2 cores that doubled the detector's median), which no user meets."""
     counts = {s: {e: {"tp": 0, "predicted": 0, "truth": 0} for e in engines} for s in sets}
     ms: dict[str, list[float]] = {e: [] for e in engines}
-    for set_name, samples in sets.items():
-        for i, (image, truth) in enumerate(samples):
-            print(f"\r{set_name}: {i + 1}/{len(samples)}   ", end="", file=sys.stderr, flush=True)
-            for name, engine in engines.items():
+    total = sum(len(samples) for samples in sets.values())
+    for name, engine in engines.items():
+        done = 0
+        for set_name, samples in sets.items():
+            c = counts[set_name][name]
+            for image, truth in samples:
+                done += 1
+                print(f"\r{name}: {done}/{total}   ", end="", file=sys.stderr, flush=True)
                 t0 = time.perf_counter()
                 boxes, _ = engine(image)
                 ms[name].append(1000 * (time.perf_counter() - t0))
-                c = counts[set_name][name]
                 c["tp"] += match(boxes, truth, IOU)
                 c["predicted"] += len(boxes)
                 c["truth"] += len(truth)
@@ -161,10 +166,11 @@ def run_handedness(engines: dict[str, Engine], limit: int | None) -> dict:
         raise HandposeError(f"{UCI}: no annotation has a 'hand' field (left/right)")
     names = [n for n in engines if not n.startswith("detector")]
     out = {n: {"photos": len(records), "found": 0, "sided": 0, "correct": 0, "ms": []} for n in names}
-    for i, r in enumerate(records):
-        print(f"\rhandedness: {i + 1}/{len(records)}   ", end="", file=sys.stderr, flush=True)
-        image, truth = read_rgb(r.image), keypoint_box(r.keypoints, r.visibility)
-        for name in names:
+    truths = [keypoint_box(r.keypoints, r.visibility) for r in records]
+    for name in names:  # one pass per engine, as run_detection
+        for i, (r, truth) in enumerate(zip(records, truths)):
+            print(f"\rhandedness, {name}: {i + 1}/{len(records)}   ", end="", file=sys.stderr, flush=True)
+            image = read_rgb(r.image)
             t0 = time.perf_counter()
             boxes, sides = engines[name](image)
             out[name]["ms"].append(1000 * (time.perf_counter() - t0))

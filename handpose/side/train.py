@@ -27,7 +27,7 @@ from ..data.transforms import box_to_center_size, crop_affine, normalize, warp
 from ..errors import HandposeError
 from ..pose.handedness import CHECK, TEACHER, label_of
 from ..pose.model import load_backbone_weights
-from .infer import chirality, right_logit, side_info
+from .infer import CHIRALITY_SCALE, chirality, load_palmnet, right_logit, side_info
 from .model import PalmNet
 
 IMAGENET = "../shared/weights/mobilenet_v2_imagenet.pth"
@@ -42,6 +42,23 @@ def palm_labels(records) -> tuple[list, np.ndarray, np.ndarray]:
     turn = chirality(np.stack([r.keypoints for r in records])) if records else np.zeros(0)
     palm = (right == 1) == (turn < 0)  # infer.py's convention: a right hand's palm side has chirality < 0
     return records, palm.astype(np.float32), right
+
+
+def sampling_weights(records, palm: np.ndarray, balance: bool, edge_on: bool) -> np.ndarray:
+    """How often each training hand is drawn (sums to 1). ``balance``: palm and back views equally often (the
+    teacher's hands are ~79% palm side, so an unweighted classifier leans to "palm" and misses backs).
+    ``edge_on``: a hand seen edge-on is drawn less, by the factor inference gives its turning sense
+    (tanh(|chirality| / CHIRALITY_SCALE)): its palm label comes from the sign of a near-zero chirality, noise."""
+    w = np.ones(len(palm))
+    if edge_on and len(records):
+        w *= np.tanh(np.abs(chirality(np.stack([r.keypoints for r in records]))) / CHIRALITY_SCALE)
+    if balance:
+        for cls in (0.0, 1.0):
+            part = palm == cls
+            if part.any():
+                w[part] *= 0.5 / w[part].sum()
+    w = np.maximum(w, 1e-12)
+    return w / w.sum()
 
 
 def cache_crops(records, padding: float, size: int, desc: str) -> np.ndarray:
@@ -108,6 +125,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-samples", type=int, default=None, help="train on at most this many hands (a smoke run)")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--balance", action="store_true", help="draw palm and back views equally often")
+    p.add_argument("--edge-on", action="store_true", help="draw hands seen edge-on (unsure palm labels) less often")
+    p.add_argument("--init", default=None, help="start from this palm-side release instead of ImageNet")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -137,6 +157,8 @@ def run(args: argparse.Namespace) -> int:
         if not Path(args.check).is_file():
             raise HandposeError(f"--check {args.check}: file not found")
         checked = palm_labels(load_coco(args.check))
+    if args.init:
+        load_palmnet(args.init)  # a wrong file is reported now, not after the crops are cached
     if args.max_samples is not None and args.max_samples < len(records):
         idx = np.sort(rng.permutation(len(records))[: args.max_samples])
         records, palm = [records[i] for i in idx], palm[idx]
@@ -146,8 +168,13 @@ def run(args: argparse.Namespace) -> int:
           f"(mirroring keeps the side)", file=sys.stderr)
     train = Crops(cache_crops(records, args.padding, args.size, "caching crops"), args.size, args.padding, rng)
 
+    draw = sampling_weights(records, palm, args.balance, args.edge_on)
+    print(f"palm side drawn {draw[palm > 0.5].sum():.0%} of the time", file=sys.stderr)
     model = PalmNet()
-    if args.backbone_weights and args.backbone_weights != "none":
+    if args.init:
+        model = load_palmnet(args.init)[0].train()
+        print(f"start: {args.init}", file=sys.stderr)
+    elif args.backbone_weights and args.backbone_weights != "none":
         loaded, unused = load_backbone_weights(model, args.backbone_weights)
         print(f"encoder: {loaded} tensors from {args.backbone_weights} ({len(unused)} unused)", file=sys.stderr)
     model = model.to(memory_format=torch.channels_last)
@@ -158,7 +185,7 @@ def run(args: argparse.Namespace) -> int:
     t0, smooth = time.time(), None
     bar = tqdm(range(args.steps), desc="train-side", unit="step", file=sys.stderr, mininterval=5)
     for _ in bar:
-        idx = rng.integers(0, len(records), args.batch)
+        idx = rng.choice(len(records), args.batch, p=draw)
         x = torch.from_numpy(train.batch(idx, True)).contiguous(memory_format=torch.channels_last)
         with torch.autocast("cpu", dtype=torch.bfloat16):  # AVX512-BF16: a cheaper step, same result here
             logits = model(x).float()
@@ -170,7 +197,8 @@ def run(args: argparse.Namespace) -> int:
         smooth = loss.item() if smooth is None else 0.98 * smooth + 0.02 * loss.item()
         bar.set_postfix(loss=f"{smooth:.3f}", refresh=False)
     bar.close()
-    metrics = {"steps": args.steps, "batch": args.batch, "train_hands": len(records), "minutes": round((time.time() - t0) / 60, 1)}
+    metrics = {"steps": args.steps, "batch": args.batch, "train_hands": len(records), "balance": args.balance,
+               "edge_on": args.edge_on, "init": args.init, "minutes": round((time.time() - t0) / 60, 1)}
     metrics.update(_checks(model, args, held, checked, rng))
     save_release(model.eval().to(memory_format=torch.contiguous_format),
                  side_info(args.size, args.padding, metrics), out)
