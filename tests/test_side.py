@@ -15,7 +15,7 @@ from handpose.pose.inference import PoseEstimator
 from handpose.side import SideClassifier, chirality, right_logit
 from handpose.side.infer import side_info
 from handpose.side.model import PalmNet
-from handpose.side.train import palm_labels
+from handpose.side.train import palm_labels, sampling_weights
 from handpose.tracking import SIDE_EVERY, SIDE_WARMUP, HandTracker
 from handpose.weights import save_release
 
@@ -112,13 +112,30 @@ def test_the_pipeline_and_the_tracker_ask_the_classifier(tmp_path):
     assert no_side(image)[0].handedness is None
 
 
+def test_sampling_draws_palms_and_backs_equally_and_edge_on_hands_less():
+    from types import SimpleNamespace
+
+    square_on, edge_on = upright_hand(), upright_hand()
+    edge_on[17] = edge_on[0] + 1.05 * (edge_on[5] - edge_on[0])  # nearly no turning sense: an unsure palm label
+    records = [SimpleNamespace(keypoints=k) for k in (square_on, square_on, square_on, edge_on, square_on)]
+    palm = np.array([1, 1, 1, 1, 0], np.float32)
+    plain = sampling_weights(records, palm, balance=False, edge_on=False)
+    assert plain == pytest.approx(np.full(5, 0.2))
+    balanced = sampling_weights(records, palm, balance=True, edge_on=False)
+    assert balanced.sum() == pytest.approx(1) and balanced[palm == 0].sum() == pytest.approx(0.5)
+    both = sampling_weights(records, palm, balance=True, edge_on=True)
+    assert both[palm == 0].sum() == pytest.approx(0.5)
+    assert both[3] < 0.1 * both[0]  # the edge-on palm is drawn far less than a square-on one
+
+
 def test_train_side_writes_a_release_the_classifier_loads(tmp_path, capsys):
     coco = write_coco(tmp_path)
     out = tmp_path / "run" / "side.safetensors"
     rc = main(["train-side", "--data", coco, "--exclude-sources", "--check", coco, "--backbone-weights", "none",
-               "--out", str(out), "--steps", "2", "--batch", "4", "--size", "64"])
+               "--out", str(out), "--steps", "2", "--batch", "4", "--size", "64", "--balance", "--edge-on"])
     assert rc == 0
     info = json.loads(out.with_suffix(".json").read_text())
+    assert info["metrics"]["balance"] and info["metrics"]["edge_on"]
     assert info["kind"] == "palm-side" and info["input_size"] == 64 and info["metrics"]["check_n"] == 12
     assert 0 <= info["metrics"]["check_side_acc"] <= 1
     assert SideClassifier(out).palm_logits([(np.zeros((100, 100, 3), np.uint8), np.array([10, 10, 50, 50]))]).shape == (1,)
@@ -137,6 +154,10 @@ def test_train_side_refuses_bad_arguments(tmp_path, capsys):
     assert main(["train-side", "--out", str(tmp_path / "x.safetensors"), "--data", coco, "--exclude-sources", "palms",
                  "--check", "none", "--backbone-weights", "none"]) == 2
     assert "--exclude-sources palms: no hand" in capsys.readouterr().err
+    assert main(["train-side", "--out", str(tmp_path / "x.safetensors"), "--data", coco, "--exclude-sources",
+                 "--check", "none", "--init", str(tmp_path / "gone.safetensors")]) == 2
+    err = capsys.readouterr().err
+    assert "gone.safetensors: palm-side classifier weights not found" in err and "training hands" not in err
     assert not (tmp_path / "x.safetensors").exists()
     with pytest.raises(HandposeError, match="kind"):
         save_release(PalmNet(), {"kind": "other", "input_size": 64, "padding": 1.25}, tmp_path / "o.safetensors")
