@@ -28,7 +28,8 @@ hands' keypoint boxes, its left/right from the palm-side classifier (handpose/si
 pipeline with the pose model's own left/right head instead); "mediapipe" is MediaPipe Hands 0.10.14 (static_image_mode=True, max_num_hands=--max-hands,
 model_complexity=1), scored by its landmarks' boxes, when mediapipe is importable. Each engine makes its own
 pass over the same frames (interleaved, an engine's still-spinning thread pool slows the next one's call);
-ms is the median (and p90) over the detection sets' frames, the first call of each engine (start-up) excluded. MediaPipe picks its own threads; ours use --threads.
+ms is the median (and p90) over the detection sets' frames, the first call of each engine (start-up)
+excluded. MediaPipe picks its own threads; ours use --threads.
 
 Prints two Markdown tables (detection: recall / precision per set and ms per frame; handedness: hands found,
 accuracy, ms per photo) and writes every count and timing to --json.

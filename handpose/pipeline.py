@@ -118,9 +118,7 @@ class HandPipeline:
             detector = load_detector(backend=getattr(estimator, "backend_name", "torch"))
         self.detector = detector
         if isinstance(side, str) and side == "auto":
-            side = load_side_classifier(backend=getattr(estimator, "backend_name", "torch"), flip_test=True)
-        # The side classifier always averages each crop with its mirror image (a 128 px crop, about 2 ms more
-        # for two hands): on uci_hand, with hand-made keypoints, 93.5 -> 94.6 % right for the earlier weights.
+            side = load_side_classifier(backend=getattr(estimator, "backend_name", "torch"))
         self.side = side
         self.max_hands = max_hands
         self.duplicate_iou = duplicate_iou
@@ -145,7 +143,7 @@ class HandPipeline:
                                   presence_threshold=presence_threshold)
         detector = load_detector(detector_weights, threads, backend=estimator.backend_name) if use_detector else None
         side = None if side_weights == "none" else load_side_classifier(
-            side_weights, backend=estimator.backend_name, threads=threads, flip_test=True)
+            side_weights, backend=estimator.backend_name, threads=threads)
         return cls(estimator, detector, max_hands, side=side)
 
     @property

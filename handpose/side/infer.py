@@ -121,9 +121,11 @@ def _torch_logits(model: PalmNet, batch: np.ndarray) -> np.ndarray:
 
 
 def load_side_classifier(weights=None, backend: str = "torch", threads: int | None = None,
-                         flip_test: bool = False) -> SideClassifier | None:
+                         flip_test: bool = True) -> SideClassifier | None:
     """The palm-side classifier, or None when no weights are given and the default file is absent (the pose
-    model's own left/right head, if it has one, is used then). Weights named explicitly must exist."""
+    model's own left/right head, if it has one, is used then). Weights named explicitly must exist.
+    ``flip_test`` by default: a 128 px crop's mirror costs about 2 ms for two hands, and on uci_hand (hand-made
+    keypoints) it took the earlier weights from 93.5 to 94.6 % right."""
     if weights is None and not DEFAULT_SIDE.is_file():
         return None
     return SideClassifier(weights, backend, threads, flip_test)

@@ -157,8 +157,7 @@ def run(args: argparse.Namespace) -> int:
         if not Path(args.check).is_file():
             raise HandposeError(f"--check {args.check}: file not found")
         checked = palm_labels(load_coco(args.check))
-    if args.init:
-        load_palmnet(args.init)  # a wrong file is reported now, not after the crops are cached
+    start = load_palmnet(args.init)[0] if args.init else None  # a wrong file is reported now, not after caching
     if args.max_samples is not None and args.max_samples < len(records):
         idx = np.sort(rng.permutation(len(records))[: args.max_samples])
         records, palm = [records[i] for i in idx], palm[idx]
@@ -170,9 +169,8 @@ def run(args: argparse.Namespace) -> int:
 
     draw = sampling_weights(records, palm, args.balance, args.edge_on)
     print(f"palm side drawn {draw[palm > 0.5].sum():.0%} of the time", file=sys.stderr)
-    model = PalmNet()
-    if args.init:
-        model = load_palmnet(args.init)[0].train()
+    model = start.train() if start is not None else PalmNet()
+    if start is not None:
         print(f"start: {args.init}", file=sys.stderr)
     elif args.backbone_weights and args.backbone_weights != "none":
         loaded, unused = load_backbone_weights(model, args.backbone_weights)
