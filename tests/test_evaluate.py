@@ -74,6 +74,17 @@ def test_mini_example_figures_match_an_independent_computation(weights, mini_roo
     assert grid.shape == (256, 4 * 256, 3)  # four hands, one row
 
 
+def test_flip_test_is_the_default_and_can_be_turned_off(weights, mini_root, tmp_path):
+    for name in "abc":
+        (tmp_path / name).mkdir()
+    default = run_evaluate(weights, mini_root, tmp_path / "a", "--grid", "0")
+    flipped = run_evaluate(weights, mini_root, tmp_path / "b", "--grid", "0", "--flip-test")
+    plain = run_evaluate(weights, mini_root, tmp_path / "c", "--grid", "0", "--no-flip-test")
+    assert default["flip_test"] is True and plain["flip_test"] is False
+    assert default["metrics"] == flipped["metrics"]
+    assert default["metrics"]["EPE"] != plain["metrics"]["EPE"]
+
+
 @need(HGC)
 def test_hgc_dev_figures_match_an_independent_computation(weights, tmp_path):
     result = run_evaluate(weights, HGC, tmp_path, "--grid", "8")

@@ -1,6 +1,6 @@
 """`handpose evaluate`: a model's keypoints on a dataset, mapped back to the original images, and the metrics.
 
-    handpose evaluate --weights W --data D [--flip-test] [--scales S ...] [--json OUT] [--box image|keypoints] [--out DIR]
+    handpose evaluate --weights W --data D [--no-flip-test] [--scales S ...] [--json OUT] [--box image|keypoints] [--out DIR]
 """
 from __future__ import annotations
 
@@ -106,7 +106,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--box", choices=["image", "keypoints"],
                    help="the box each hand is cropped from and PCK is normalised by: the whole image, or the keypoints' "
                         "box (default: what the dataset says: the image for FreiHAND, 'bbox' for COCO)")
-    p.add_argument("--flip-test", action="store_true", help="average with the heatmaps of the mirrored crop")
+    # On by default, as MMPose's hand configs score (test_cfg flip_test=True) and as `handpose predict` runs;
+    # the training loop's per-epoch check stays without it (one pass, comparable across stages).
+    p.add_argument("--flip-test", action=argparse.BooleanOptionalAction, default=True,
+                   help="average with the heatmaps of the mirrored crop (default: on; --no-flip-test: one pass)")
     p.add_argument("--scales", type=float, nargs="+", default=[1.0], metavar="S",
                    help="average the keypoints of crops S x the usual side (test-time scale augmentation, e.g. "
                         "0.92 1 1.08; default: 1, the one crop)")
