@@ -169,12 +169,14 @@ def run(args: argparse.Namespace) -> int:
 
     draw = sampling_weights(records, palm, args.balance, args.edge_on)
     print(f"palm side drawn {draw[palm > 0.5].sum():.0%} of the time", file=sys.stderr)
-    model = start.train() if start is not None else PalmNet()
     if start is not None:
+        model = start.train()
         print(f"start: {args.init}", file=sys.stderr)
-    elif args.backbone_weights and args.backbone_weights != "none":
-        loaded, unused = load_backbone_weights(model, args.backbone_weights)
-        print(f"encoder: {loaded} tensors from {args.backbone_weights} ({len(unused)} unused)", file=sys.stderr)
+    else:
+        model = PalmNet()
+        if args.backbone_weights and args.backbone_weights != "none":
+            loaded, unused = load_backbone_weights(model, args.backbone_weights)
+            print(f"encoder: {loaded} tensors from {args.backbone_weights} ({len(unused)} unused)", file=sys.stderr)
     model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.steps, pct_start=0.05)
