@@ -141,6 +141,20 @@ def test_train_side_writes_a_release_the_classifier_loads(tmp_path, capsys):
     assert SideClassifier(out).palm_logits([(np.zeros((100, 100, 3), np.uint8), np.array([10, 10, 50, 50]))]).shape == (1,)
 
 
+def test_train_side_mixes_several_data_files(tmp_path, capsys):
+    first = write_coco(tmp_path)
+    (tmp_path / "b").mkdir()
+    second = write_coco(tmp_path / "b")
+    out = tmp_path / "mix.safetensors"
+    rc = main(["train-side", "--data", first, second, "--exclude-sources", "--check", "none", "--backbone-weights",
+               "none", "--out", str(out), "--steps", "1", "--batch", "2", "--size", "64"])
+    assert rc == 0
+    metrics = json.loads(out.with_suffix(".json").read_text())["metrics"]
+    assert metrics["train_hands"] == 24 and metrics["data"] == [first, second]  # both files' 12 hands
+    assert main(["train-side", "--data", first, str(tmp_path / "gone.json"), "--out", str(tmp_path / "x.safetensors")]) == 2
+    assert "--data " + str(tmp_path / "gone.json") + ": file not found" in capsys.readouterr().err
+
+
 def test_train_side_refuses_bad_arguments(tmp_path, capsys):
     assert main(["train-side", "--out", str(tmp_path / "x.pt")]) == 2
     assert "must end in .safetensors" in capsys.readouterr().err

@@ -98,3 +98,17 @@ def test_torchrun_two_cpu_processes(tmp_path):
     assert info["input_size"] == 64
     with torch.no_grad():
         assert tuple(model(torch.zeros(1, 3, 64, 64)).shape) == (1, 21, 16, 16)
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_cpu_bf16_is_used_only_where_the_cpu_has_it(tmp_path, monkeypatch, capsys, native):
+    """train.cpu_bf16 asks for bfloat16 autocast; a CPU that would emulate it trains in float32 and says so."""
+    from handpose.train import loop
+    from handpose.train.config import load_config
+
+    monkeypatch.setattr(loop, "cpu_has_native_bf16", lambda: native)
+    cfg = load_config(str(ROOT / "configs" / "mini_example.yaml"),
+                      [f"output={tmp_path}", "name=bf16", "train.cpu_bf16=true", "train.device=cpu", *TINY])
+    trainer = loop.Trainer(cfg, tmp_path / "bf16")
+    assert trainer.autocast == {"device_type": "cpu", "dtype": torch.bfloat16, "enabled": native}
+    assert ("no native bfloat16" in capsys.readouterr().out) is (not native)

@@ -27,6 +27,7 @@ from ..data.transforms import box_to_center_size, crop_affine, normalize, warp
 from ..errors import HandposeError
 from ..pose.handedness import CHECK, TEACHER, label_of
 from ..pose.model import load_backbone_weights
+from ..train.hardware import cpu_has_native_bf16
 from .infer import CHIRALITY_SCALE, chirality, load_palmnet, right_logit, side_info
 from .model import PalmNet
 
@@ -112,7 +113,8 @@ def logits_of(model: PalmNet, crops: Crops, flip: bool = True, batch: int = 64) 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="the release to write (.safetensors; its .json beside it)")
-    p.add_argument("--data", default=TEACHER, help=f"COCO keypoints with left/right labels (default {TEACHER})")
+    p.add_argument("--data", nargs="+", default=[TEACHER], help=f"COCO keypoints files with left/right labels, "
+                   f"mixed (default {TEACHER}; add `handpose synth` hands for exact palm/back labels)")
     p.add_argument("--exclude-sources", nargs="*", default=["palms"],
                    help="sources of --data held out of training and reported (default: palms)")
     p.add_argument("--check", default=CHECK, help=f"COCO file with hand-made 'hand' labels to check on (default {CHECK}; 'none')")
@@ -138,19 +140,20 @@ def run(args: argparse.Namespace) -> int:
         raise HandposeError(f"--out {out}: a release must end in .safetensors")
     if args.steps < 1 or args.batch < 1 or args.size < 32 or args.size % 32 or not 1.0 <= args.padding <= CONTEXT:
         raise HandposeError(f"--steps and --batch must be >= 1, --size a multiple of 32 (>= 32), --padding in [1, {CONTEXT}]")
-    if not Path(args.data).is_file():
-        raise HandposeError(f"--data {args.data}: file not found")
+    for path in args.data:
+        if not Path(path).is_file():
+            raise HandposeError(f"--data {path}: file not found")
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
 
     # Everything read before training, so a wrong --check or held-out source fails now, not after the run.
-    every, excluded = load_coco(args.data), set(args.exclude_sources or [])
+    every, excluded = [r for path in args.data for r in load_coco(path)], set(args.exclude_sources or [])
     records, palm, _ = palm_labels([r for r in every if r.extra.get("source") not in excluded])
     held = palm_labels([r for r in every if r.extra.get("source") in excluded]) if excluded else None
     if held is not None and not held[0]:
-        raise HandposeError(f"--exclude-sources {' '.join(sorted(excluded))}: no hand of --data {args.data} with a "
+        raise HandposeError(f"--exclude-sources {' '.join(sorted(excluded))}: no hand of --data {' '.join(args.data)} with a "
                             "left/right label has these sources")
     checked = None
     if args.check and args.check != "none":
@@ -162,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
         idx = np.sort(rng.permutation(len(records))[: args.max_samples])
         records, palm = [records[i] for i in idx], palm[idx]
     if len(np.unique(palm)) < 2:
-        raise HandposeError(f"--data {args.data}: the hands need both palm and back views to learn from")
+        raise HandposeError(f"--data {' '.join(args.data)}: the hands need both palm and back views to learn from")
     print(f"{len(records)} training hands: {int(palm.sum())} palm side, {int(len(palm) - palm.sum())} back "
           f"(mirroring keeps the side)", file=sys.stderr)
     train = Crops(cache_crops(records, args.padding, args.size, "caching crops"), args.size, args.padding, rng)
@@ -182,12 +185,14 @@ def run(args: argparse.Namespace) -> int:
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.steps, pct_start=0.05)
     targets = torch.from_numpy(palm)
     model.train()
+    bf16 = cpu_has_native_bf16()  # a cheaper step where the CPU has it; emulated, it is 20x slower
+    print(f"bfloat16 autocast: {'on' if bf16 else 'off (the CPU has no native bfloat16)'}", file=sys.stderr)
     t0, smooth = time.time(), None
     bar = tqdm(range(args.steps), desc="train-side", unit="step", file=sys.stderr, mininterval=5)
     for _ in bar:
         idx = rng.choice(len(records), args.batch, p=draw)
         x = torch.from_numpy(train.batch(idx, True)).contiguous(memory_format=torch.channels_last)
-        with torch.autocast("cpu", dtype=torch.bfloat16):  # AVX512-BF16: a cheaper step, same result here
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             logits = model(x).float()
         loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, targets[idx])
         opt.zero_grad(set_to_none=True)
@@ -197,7 +202,8 @@ def run(args: argparse.Namespace) -> int:
         smooth = loss.item() if smooth is None else 0.98 * smooth + 0.02 * loss.item()
         bar.set_postfix(loss=f"{smooth:.3f}", refresh=False)
     bar.close()
-    metrics = {"steps": args.steps, "batch": args.batch, "train_hands": len(records), "balance": args.balance,
+    metrics = {"data": args.data, "size": args.size, "lr": args.lr, "steps": args.steps, "batch": args.batch,
+               "train_hands": len(records), "balance": args.balance,
                "edge_on": args.edge_on, "init": args.init, "minutes": round((time.time() - t0) / 60, 1)}
     metrics.update(_checks(model, args, held, checked, rng))
     save_release(model.eval().to(memory_format=torch.contiguous_format),

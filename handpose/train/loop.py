@@ -28,6 +28,7 @@ from ..data.datasets import HandDataset, HandFreeCrops, load_records, split_by_p
 from ..data.datasets.base import check_images_exist
 from ..errors import DatasetError, HandposeError
 from .evaluate import evaluate_dataset, false_hand_rate
+from .hardware import cpu_has_native_bf16
 from ..pose.handedness import accuracy, label_of
 from ..io import atomic_write, atomic_write_json, atomic_write_text
 from ..pose.model import build_model, load_backbone_weights
@@ -271,8 +272,14 @@ class Trainer:
         self.optimizer = optimizer(self.model.parameters(), lr=t["lr"], weight_decay=t["weight_decay"])
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self.lr_factor)
         self.use_amp = bool(t["amp"]) and self.device.type == "cuda"
+        cpu_bf16 = bool(t["cpu_bf16"]) and self.device.type == "cpu"
+        if cpu_bf16 and not cpu_has_native_bf16():  # emulated bfloat16 makes each step many times slower
+            cpu_bf16 = False
+            if self.main:
+                print("train.cpu_bf16: this CPU has no native bfloat16 (AVX512-BF16 or AMX): training in float32",
+                      flush=True)
         self.autocast = dict(device_type="cuda", enabled=True) if self.use_amp else dict(
-            device_type="cpu", dtype=torch.bfloat16, enabled=bool(t["cpu_bf16"]) and self.device.type == "cpu")
+            device_type="cpu", dtype=torch.bfloat16, enabled=cpu_bf16)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
         self.epoch, self.best_auc = 0, -1.0
         if resume:

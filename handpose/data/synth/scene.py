@@ -185,7 +185,7 @@ def _albedo(rng: np.random.Generator, rig: HandRig, root: str, raster, faces: np
     mesh = rig.mesh
     pix_vertex = faces[raster.faces]  # (P, 3)
     on_hand = (pix_vertex < n_hand).all(1)
-    albedo = np.empty((len(raster.faces), 3))
+    albedo = np.zeros((len(raster.faces), 3))  # the arm part is set below; empty() warned on its garbage
     if rig.family == "godot":
         name = ATLASES[int(rng.integers(len(ATLASES)))]
         atlas = load_atlas(root, name)
