@@ -113,7 +113,8 @@ class HandTracker:
             return
         due = [tr for tr in self.tracks if tr.frames <= SIDE_WARMUP or tr.frames % SIDE_EVERY == 0]
         for tr in self.tracks:
-            tr.hand.handedness = tr.hand.handedness_score = None
+            if tr not in due:  # the due keep the pose head's answer: the classifier uses it (side.right_logit)
+                tr.hand.handedness = tr.hand.handedness_score = None
         self.pipeline.label_sides([(frame_rgb, tr.hand) for tr in due])
 
     def update(self, frame_rgb: np.ndarray, t: float) -> list[Track]:

@@ -11,7 +11,8 @@ from handpose.apps.cli import main
 from handpose.data.datasets import load_coco, load_freihand, read_rgb
 from handpose.errors import HandposeError
 from handpose.pipeline import HandPipeline
-from handpose.pose.inference import PoseEstimator
+from handpose.data.transforms import keypoints_box
+from handpose.pose.inference import Hand, PoseEstimator
 from handpose.side import SideClassifier, chirality, right_logit
 from handpose.side.infer import side_info
 from handpose.side.model import PalmNet
@@ -53,6 +54,33 @@ def test_a_hand_seen_edge_on_is_left_unsure():
     k = upright_hand()
     k[17] = k[0] + 1.001 * (k[5] - k[0])  # little knuckle on the wrist->index line: no turning sense
     assert abs(float(right_logit(6.0, k))) < 0.1
+
+
+def test_the_pose_heads_answer_decides_only_what_the_turn_cannot():
+    edge_on = upright_hand()
+    edge_on[17] = edge_on[0] + 1.001 * (edge_on[5] - edge_on[0])
+    assert float(right_logit(6.0, edge_on, direct_logit=-3.0)) < -2.9  # edge-on: the head's "left" decides
+    assert float(right_logit(-6.0, edge_on, direct_logit=3.0)) > 2.9
+    square_on = upright_hand()
+    assert float(right_logit(4.0, square_on, direct_logit=-3.0)) == pytest.approx(float(right_logit(4.0, square_on)), abs=1e-3)
+
+
+def test_the_classifier_uses_the_side_a_hand_arrives_with(tmp_path):
+    path = tmp_path / "side.safetensors"
+    save_release(PalmNet(), side_info(64, 1.25), path)
+    classifier = SideClassifier(path)
+    image = np.full((200, 200, 3), 120, np.uint8)
+    edge_on = upright_hand()
+    edge_on[17] = edge_on[0] + 1.001 * (edge_on[5] - edge_on[0])
+    sides = []
+    for arrives_as in ("left", "right"):
+        hand = Hand(edge_on.astype(np.float32), np.ones(21, np.float32), 1.0, keypoints_box(edge_on), arrives_as, 0.99)
+        classifier.label(image, [hand])
+        sides.append((hand.handedness, hand.handedness_score))
+    assert [s for s, _ in sides] == ["left", "right"] and min(p for _, p in sides) > 0.9
+    unsided = Hand(edge_on.astype(np.float32), np.ones(21, np.float32), 1.0, keypoints_box(edge_on))
+    classifier.label(image, [unsided])  # no head answer: an edge-on hand stays unsure
+    assert unsided.handedness_score < 0.6
 
 
 def test_the_teachers_left_right_and_turn_give_the_palm_side(tmp_path):
