@@ -35,9 +35,9 @@ class Track:
     p_right: float | None = None  # the track's right-hand probability, averaged over its frames
 
     def observe_handedness(self) -> None:
-        if self.hand.handedness is None:
+        p = self.hand.p_right
+        if p is None:
             return
-        p = self.hand.handedness_score if self.hand.handedness == "right" else 1.0 - self.hand.handedness_score
         self.p_right = p if self.p_right is None else HANDEDNESS_MEMORY * self.p_right + (1 - HANDEDNESS_MEMORY) * p
 
     @property

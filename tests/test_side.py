@@ -9,9 +9,9 @@ import torch
 
 from handpose.apps.cli import main
 from handpose.data.datasets import load_coco, load_freihand, read_rgb
+from handpose.data.transforms import keypoints_box
 from handpose.errors import HandposeError
 from handpose.pipeline import HandPipeline
-from handpose.data.transforms import keypoints_box
 from handpose.pose.inference import Hand, PoseEstimator
 from handpose.side import SideClassifier, chirality, right_logit
 from handpose.side.infer import side_info

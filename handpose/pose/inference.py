@@ -41,6 +41,13 @@ class Hand:
         }
 
     @property
+    def p_right(self) -> float | None:
+        """The probability that this is the person's right hand (side_of's inverse); None without a side."""
+        if self.handedness is None or self.handedness_score is None:
+            return None
+        return self.handedness_score if self.handedness == "right" else 1.0 - self.handedness_score
+
+    @property
     def label(self) -> str:
         """What drawings show beside the hand: "left 0.93", or "hand 0.71" (presence) without handedness."""
         if self.handedness is None:

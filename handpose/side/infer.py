@@ -118,11 +118,8 @@ class SideClassifier:
         with a side (the pose model's head) has it used for the part the keypoints cannot tell (right_logit)."""
         logits = self.palm_logits([(image, hand.box) for image, hand in jobs])
         for (_, hand), palm in zip(jobs, logits):
-            direct = None
-            if hand.handedness is not None and hand.handedness_score is not None:
-                p = min(max(hand.handedness_score if hand.handedness == "right" else 1.0 - hand.handedness_score,
-                            1e-6), 1 - 1e-6)
-                direct = np.log(p / (1.0 - p))
+            p = None if hand.p_right is None else min(max(hand.p_right, 1e-6), 1 - 1e-6)  # a finite logit
+            direct = None if p is None else np.log(p / (1.0 - p))
             hand.handedness, hand.handedness_score = side_of(float(sigmoid(right_logit(palm, hand.keypoints, direct))))
 
     def label(self, image_rgb: np.ndarray, hands: list) -> list:

@@ -185,7 +185,7 @@ def run(args: argparse.Namespace) -> int:
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.steps, pct_start=0.05)
     targets = torch.from_numpy(palm)
     model.train()
-    bf16 = cpu_has_native_bf16()  # a cheaper step where the CPU has it; emulated, it is 20x slower
+    bf16 = cpu_has_native_bf16()  # a cheaper step where the CPU has it; emulated, about 16x slower than float32
     print(f"bfloat16 autocast: {'on' if bf16 else 'off (the CPU has no native bfloat16)'}", file=sys.stderr)
     t0, smooth = time.time(), None
     bar = tqdm(range(args.steps), desc="train-side", unit="step", file=sys.stderr, mininterval=5)
@@ -203,8 +203,8 @@ def run(args: argparse.Namespace) -> int:
         bar.set_postfix(loss=f"{smooth:.3f}", refresh=False)
     bar.close()
     metrics = {"data": args.data, "size": args.size, "lr": args.lr, "steps": args.steps, "batch": args.batch,
-               "train_hands": len(records), "balance": args.balance,
-               "edge_on": args.edge_on, "init": args.init, "minutes": round((time.time() - t0) / 60, 1)}
+               "train_hands": len(records), "balance": args.balance, "edge_on": args.edge_on, "init": args.init,
+               "minutes": round((time.time() - t0) / 60, 1)}
     metrics.update(_checks(model, args, held, checked, rng))
     save_release(model.eval().to(memory_format=torch.contiguous_format),
                  side_info(args.size, args.padding, metrics), out)
