@@ -23,6 +23,7 @@ from typing import Protocol, Sequence
 import numpy as np
 
 from .errors import HandposeError
+from .gesture import GestureClassifier, load_gestures
 from .pose.find_hand import FinderSettings, find_hands
 from .pose.inference import Hand, PoseEstimator, to_rgb
 from .side import SideClassifier, load_side_classifier
@@ -106,11 +107,13 @@ class HandPipeline:
     default weights when present, otherwise None, with a note). ``max_hands``: the most hands per image.
     ``further_gate``: without a detector, see ``_find``. ``side``: the palm-side classifier that says left or
     right (a SideClassifier, None: the pose model's own head if it has one, or "auto": the default weights
-    when present)."""
+    when present). ``gestures``: what each hand shows (a GestureClassifier, None: no gestures, or "auto": the
+    bundled canned gestures when present)."""
 
     def __init__(self, estimator: PoseEstimator, detector: Detector | None | str = "auto", max_hands: int = 2,
                  duplicate_iou: float = 0.4, mask_scale: float = 1.1, further_gate: float = 0.5, refine: int = 2,
-                 detection_scale: float = 1.6, side: SideClassifier | None | str = "auto"):
+                 detection_scale: float = 1.6, side: SideClassifier | None | str = "auto",
+                 gestures: GestureClassifier | None | str = "auto"):
         if max_hands < 1:
             raise HandposeError(f"max_hands must be at least 1, got {max_hands}")
         self.estimator = estimator
@@ -120,6 +123,7 @@ class HandPipeline:
         if isinstance(side, str) and side == "auto":
             side = load_side_classifier(backend=getattr(estimator, "backend_name", "torch"))
         self.side = side
+        self.gestures = load_gestures() if isinstance(gestures, str) and gestures == "auto" else gestures
         self.max_hands = max_hands
         self.duplicate_iou = duplicate_iou
         self.mask_scale = mask_scale
@@ -135,16 +139,17 @@ class HandPipeline:
     @classmethod
     def create(cls, weights=None, backend: str = "torch", detector_weights=None, use_detector: bool = True,
                max_hands: int = 2, flip_test: bool = False, threads: int | None = None,
-               presence_threshold: float = 0.2, side_weights=None) -> HandPipeline:
+               presence_threshold: float = 0.2, side_weights=None, gestures=None) -> HandPipeline:
         """The pose model (see PoseEstimator), the detector (``detector_weights``; None: its default weights
-        if present, else the pose-model finder; ``use_detector=False``: always the finder) and the palm-side
-        classifier (``side_weights``; None: its default weights if present; "none": the pose model's own head)."""
+        if present, else the pose-model finder; ``use_detector=False``: always the finder), the palm-side
+        classifier (``side_weights``; None: its default weights if present; "none": the pose model's own head)
+        and the gesture classifier (``gestures``: a file; None: the bundled canned gestures; "none": off)."""
         estimator = PoseEstimator(weights, backend=backend, flip_test=flip_test, threads=threads,
                                   presence_threshold=presence_threshold)
         detector = load_detector(detector_weights, threads, backend=estimator.backend_name) if use_detector else None
         side = None if side_weights == "none" else load_side_classifier(
             side_weights, backend=estimator.backend_name, threads=threads)
-        return cls(estimator, detector, max_hands, side=side)
+        return cls(estimator, detector, max_hands, side=side, gestures=load_gestures(gestures))
 
     @property
     def finder_name(self) -> str:
@@ -180,7 +185,15 @@ class HandPipeline:
             for i, hands in zip(missed, self._find([images_rgb[i] for i in missed], [[] for _ in missed], n)):
                 out[i] = self._merge(out[i], hands, n)
         self.label_sides([(images_rgb[i], h) for i, hands in enumerate(out) for h in hands])
+        self.label_gestures([h for hands in out for h in hands])
         return out
+
+    def label_gestures(self, hands: list[Hand]) -> None:
+        """Each hand's gesture and its probability, in place, when there is a gesture classifier."""
+        if self.gestures is None or not hands:
+            return
+        for hand, (name, p) in zip(hands, self.gestures.classify(np.stack([h.keypoints for h in hands]))):
+            hand.gesture, hand.gesture_score = name, p
 
     def label_sides(self, jobs: list[tuple[np.ndarray, Hand]]) -> None:
         """Left or right for each (image_rgb, Hand), in place, from the palm-side classifier when there is one

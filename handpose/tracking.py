@@ -8,7 +8,9 @@ A new hand that overlaps a tracked one (IoU over the pipeline's ``duplicate_iou`
 one; two tracks that settle on the same hand are merged (the older one stays). Handedness is averaged over a
 track's frames (an exponential mean of the right-hand probability), so the label does not flicker; with the
 palm-side classifier (side/) it is asked on a track's first ``SIDE_WARMUP`` frames and then every
-``SIDE_EVERY``-th, since a hand does not change sides and each ask costs a second network per hand.
+``SIDE_EVERY``-th, since a hand does not change sides and each ask costs a second network per hand. A track's
+gesture is the best name of its gesture probabilities averaged the same way (``GESTURE_MEMORY``), so one
+blurred frame does not rename the hand.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from .smoothing import OneEuroFilter, OneEuroParams
 
 HANDEDNESS_MEMORY = 0.8  # weight of the past in a track's right-hand probability
 SIDE_WARMUP, SIDE_EVERY = 3, 5  # frames of a track on which the palm-side classifier is asked
+GESTURE_MEMORY = 0.6  # weight of the past in a track's gesture probabilities (a few frames' memory)
 
 
 @dataclass
@@ -33,6 +36,8 @@ class Track:
     filter: OneEuroFilter | None
     frames: int = 1  # frames tracked so far
     p_right: float | None = None  # the track's right-hand probability, averaged over its frames
+    gesture_p: np.ndarray | None = None  # the track's gesture probabilities, averaged over its frames
+    gesture_names: list[str] | None = None
 
     def observe_handedness(self) -> None:
         p = self.hand.p_right
@@ -40,15 +45,26 @@ class Track:
             return
         self.p_right = p if self.p_right is None else HANDEDNESS_MEMORY * self.p_right + (1 - HANDEDNESS_MEMORY) * p
 
+    def observe_gesture(self, p: np.ndarray, names: list[str]) -> None:
+        self.gesture_p = p if self.gesture_p is None else GESTURE_MEMORY * self.gesture_p + (1 - GESTURE_MEMORY) * p
+        self.gesture_names = names
+
+    @property
+    def gesture(self) -> tuple[str | None, float | None]:
+        if self.gesture_p is None or self.gesture_names is None:
+            return None, None
+        best = int(np.argmax(self.gesture_p))
+        return self.gesture_names[best], float(self.gesture_p[best])
+
     @property
     def handedness(self) -> tuple[str | None, float | None]:
         return side_of(self.p_right) if self.p_right is not None else (None, None)
 
     @property
     def shown(self) -> Hand:
-        """The hand as shown: smoothed keypoints, the track's handedness."""
+        """The hand as shown: smoothed keypoints, the track's handedness and gesture."""
         side, p = self.handedness
-        return Hand(self.keypoints, self.hand.scores, self.hand.score, self.hand.box, side, p)
+        return Hand(self.keypoints, self.hand.scores, self.hand.score, self.hand.box, side, p, *self.gesture)
 
     def to_json(self) -> dict:
         return {"id": self.id, **self.shown.to_json()}
@@ -60,7 +76,8 @@ class StepInfo:
 
     found: bool = False  # the search for new hands (detector or finder) ran
     lost: int = 0  # tracks dropped this frame
-    ms: dict = field(default_factory=lambda: {"find": 0.0, "track": 0.0, "side": 0.0, "smooth": 0.0})
+    ms: dict = field(default_factory=lambda: {"find": 0.0, "track": 0.0, "side": 0.0, "smooth": 0.0,
+                                              "gesture": 0.0})
 
 
 class HandTracker:
@@ -156,7 +173,13 @@ class HandTracker:
                 tr.keypoints = tr.hand.keypoints
             tr.observe_handedness()
         t3 = time.perf_counter()
+        gestures = getattr(self.pipeline, "gestures", None)  # a bare PoseEstimator has none
+        if gestures is not None and self.tracks:
+            probabilities = gestures.probabilities(np.stack([tr.keypoints for tr in self.tracks]))
+            for tr, p in zip(self.tracks, probabilities):
+                tr.observe_gesture(p, gestures.classes)
+        t4 = time.perf_counter()
         info.ms = {"find": (t2 - t1) * 1e3, "track": (t1 - t0) * 1e3, "side": (t_side - t2) * 1e3,
-                   "smooth": (t3 - t_side) * 1e3}
+                   "smooth": (t3 - t_side) * 1e3, "gesture": (t4 - t3) * 1e3}
         self.info = info
         return list(self.tracks)

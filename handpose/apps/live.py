@@ -27,7 +27,7 @@ from ..smoothing import OneEuroParams
 from ..tracking import HandTracker
 from .options import LIVE_BACKEND, add_pipeline_arguments
 
-STAGES = ("read", "find", "track", "side", "smooth", "draw", "write")
+STAGES = ("read", "find", "track", "side", "smooth", "gesture", "draw", "write")
 
 
 # -- sources ------------------------------------------------------------------------------------------------
@@ -245,8 +245,7 @@ class Stats:
 def draw_overlay(bgr: np.ndarray, tracks, fps: float, ms: dict, found: bool, mirror: bool) -> np.ndarray:
     for tr in tracks:
         shown = tr.shown
-        label = f"#{tr.id} {shown.label}" + (f" ({shown.score:.2f})" if shown.handedness is not None else "")
-        draw_hand(bgr, tr.keypoints, box=tr.hand.box, label=label)
+        draw_hand(bgr, tr.keypoints, box=tr.hand.box, label=f"#{tr.id} {shown.label}")
     state = "finding" if found else "tracking"
     lines = [f"FPS {fps:5.1f}  {state}  hands {len(tracks)}" + ("  mirror" if mirror else ""),
              "  ".join(f"{s} {ms.get(s, 0.0):.1f}" for s in STAGES) + " ms"]
@@ -367,7 +366,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         pipeline = HandPipeline.create(args.weights, backend=args.backend, detector_weights=args.detector,
                                        max_hands=args.max_hands, presence_threshold=args.presence_threshold,
-                                       side_weights=args.side)
+                                       side_weights=args.side, gestures=args.gestures)
         smoothing = None if args.no_smooth else OneEuroParams(args.min_cutoff, args.beta, args.d_cutoff)
         tracker = HandTracker(pipeline, args.max_hands, smoothing, args.roi_scale, args.redetect_every)
         first = source.read()

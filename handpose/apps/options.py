@@ -15,7 +15,7 @@ LIVE_BACKEND = "onnx-int8"
 
 
 def add_pipeline_arguments(p: argparse.ArgumentParser, backend: str = DEFAULT_BACKEND) -> None:
-    """--weights, --backend, --max-hands, --detector and --side."""
+    """--weights, --backend, --max-hands, --detector, --side and --gestures."""
     p.add_argument("--weights", default=None,
                    help="pose model: .safetensors release, .pt checkpoint or .onnx export (default: the bundled one)")
     p.add_argument("--backend", choices=BACKENDS, default=backend,
@@ -29,3 +29,6 @@ def add_pipeline_arguments(p: argparse.ArgumentParser, backend: str = DEFAULT_BA
     p.add_argument("--side", default=None, metavar="WEIGHTS",
                    help="palm-side classifier weights that tell left hands from right (default: the bundled ones; "
                         "'none': the pose model's own left/right head, if it has one)")
+    p.add_argument("--gestures", default=None, metavar="FILE",
+                   help="gesture classifier (default: the bundled canned gestures, MediaPipe's names; a file from "
+                        "'handpose gesture train' for your own; 'none': no gestures)")

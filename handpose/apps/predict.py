@@ -1,7 +1,8 @@
 """`handpose predict PATH [PATH ...]`: 21 keypoints per hand for image files and folders of images.
 
 ``--json`` writes ``{"model": ..., "images": [{"image", "width", "height", "hands": [{"keypoints":
-[[x, y, score] * 21], "score", "box": [x, y, w, h], "handedness", "handedness_score"}]}]}`` (image pixels;
+[[x, y, score] * 21], "score", "box": [x, y, w, h], "handedness", "handedness_score", "gesture",
+"gesture_score"}]}]}`` (image pixels;
 up to ``--max-hands`` hands per image, found by the hand detector, or by the pose model without detector
 weights: see pipeline.py); ``--out`` writes each image with its hands drawn. Without either, the JSON goes to
 stdout. Unreadable files are reported by name and skipped; the exit code is then 1.
@@ -134,7 +135,8 @@ def run(args: argparse.Namespace) -> int:
         raise HandposeError(f"--out {args.out}: exists and is not a folder")
     pipeline = HandPipeline.create(args.weights, backend=args.backend, detector_weights=args.detector,
                                    use_detector=box is None, max_hands=args.max_hands, flip_test=args.flip_test,
-                                   threads=args.threads, side_weights=args.side)
+                                   threads=args.threads, side_weights=args.side,
+                                   gestures=args.gestures)
     used: set[str] = set()
 
     def save(path: str, rgb: np.ndarray, hands: list[Hand]) -> None:

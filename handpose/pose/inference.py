@@ -29,6 +29,10 @@ class Hand:
     # side (0.5..1); both None when the model has no handedness head (a guess would be worse than nothing).
     handedness: str | None = None
     handedness_score: float | None = None
+    # What the hand shows (gesture/: MediaPipe's canned names, or a classifier of the user's own) and that
+    # name's probability; both None without a gesture classifier.
+    gesture: str | None = None
+    gesture_score: float | None = None
 
     def to_json(self) -> dict:
         return {
@@ -38,6 +42,8 @@ class Hand:
             "box": [round(float(v), 2) for v in self.box],
             "handedness": self.handedness,
             "handedness_score": None if self.handedness_score is None else round(float(self.handedness_score), 4),
+            "gesture": self.gesture,
+            "gesture_score": None if self.gesture_score is None else round(float(self.gesture_score), 4),
         }
 
     @property
@@ -49,10 +55,12 @@ class Hand:
 
     @property
     def label(self) -> str:
-        """What drawings show beside the hand: "left 0.93", or "hand 0.71" (presence) without handedness."""
-        if self.handedness is None:
-            return f"hand {self.score:.2f}"
-        return f"{self.handedness} {self.handedness_score:.2f}"
+        """What drawings show beside the hand: its side and that side's probability ("right hand 93%", or
+        "hand" without handedness), then its gesture and that name's probability ("Thumb_Up 97%")."""
+        side = "hand" if self.handedness is None else f"{self.handedness} hand {self.handedness_score:.0%}"
+        if self.gesture is None:
+            return side
+        return f"{side} | {self.gesture} {self.gesture_score:.0%}"
 
 
 def side_of(p_right: float) -> tuple[str, float]:

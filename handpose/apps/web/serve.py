@@ -46,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
     if args.workers < 1 or args.max_bytes < 1 or args.max_pixels < 1 or args.max_hands < 1:
         raise HandposeError("--workers, --max-bytes, --max-pixels and --max-hands must be positive")
     pipeline = HandPipeline.create(args.weights, backend=args.backend, detector_weights=args.detector,
-                                   max_hands=args.max_hands, side_weights=args.side)
+                                   max_hands=args.max_hands, side_weights=args.side,
+                                   gestures=args.gestures)
     app = create_app(pipeline, weights=args.weights, max_bytes=args.max_bytes, max_pixels=args.max_pixels)
     try:
         server = make_server(app, args.host, args.port, args.workers, args.max_bytes)

@@ -132,9 +132,10 @@ async function sendFrame() {
   timer = setTimeout(sendFrame, Math.max(0, FRAME_INTERVAL_MS - (performance.now() - started)));
 }
 
-// "left 0.93" (the side and its probability), or "hand" when the model has no handedness head.
+// "right hand 93% | Thumb_Up 97%": the side and its probability ("hand" when unknown), then the gesture.
 function handLabel(hand) {
-  return hand.handedness ? `${hand.handedness} ${hand.handedness_score.toFixed(2)}` : "hand";
+  const side = hand.handedness ? `${hand.handedness} hand ${Math.round(100 * hand.handedness_score)}%` : "hand";
+  return hand.gesture ? `${side} | ${hand.gesture} ${Math.round(100 * hand.gesture_score)}%` : side;
 }
 
 function drawHands(hands, w, h, scale) {
