@@ -25,13 +25,14 @@ def draw_hand(image_bgr: np.ndarray, keypoints: np.ndarray, scores: np.ndarray |
         x, y, bw, bh = (int(round(v)) for v in box)
         cv2.rectangle(image_bgr, (x, y), (x + bw, y + bh), (0, 255, 255), 1)
     if label:
-        # Sized to the image (0.6 at 640x480) and outlined in black, so it reads on any background.
+        # Sized to the image (0.6 at 640x480) on a dark band, so it reads on any background.
         scale = max(0.45, min(h, w) / 800)
-        x, y = (int(box[0]), int(box[1]) - 6) if box is not None else (4, 0)
-        (tw, th), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
-        org = (int(np.clip(x, 2, max(2, w - tw - 2))), max(y, th + 4))
-        cv2.putText(image_bgr, label, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 4, cv2.LINE_AA)
-        cv2.putText(image_bgr, label, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 255, 255), 1 + (scale > 0.7), cv2.LINE_AA)
+        weight = 1 + (scale > 0.7)
+        (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, weight)
+        x, y = (int(box[0]), int(box[1]) - base - 4) if box is not None else (4, 0)
+        x, y = int(np.clip(x, 2, max(2, w - tw - 4))), max(y, th + 4)
+        cv2.rectangle(image_bgr, (x - 2, y - th - 3), (x + tw + 2, y + base + 1), (0, 0, 0), -1)
+        cv2.putText(image_bgr, label, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 255, 255), weight, cv2.LINE_AA)
     return image_bgr
 
 

@@ -2,7 +2,7 @@
 
     detect (or, without detector weights, find with the pose model) -> a square crop per box -> pose for all
     hands in one batch -> keypoints mapped back -> left or right (side/: the palm-side classifier and the
-    keypoints; without its weights, the pose model's optional head)
+    keypoints; without its weights, the pose model's optional head) -> gesture (gesture/: from the keypoints)
 
 The detector is anything callable as ``detector(image_rgb) -> [objects with .box (x, y, w, h, image pixels:
 a tight keypoint box, as the pose model's training boxes) and .score]``, sorted by score, NMS done:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .gesture import NONE
 from .pose.inference import Hand, PoseEstimator, side_of
 from .pipeline import HandPipeline, box_iou
 from .smoothing import OneEuroFilter, OneEuroParams
@@ -38,6 +39,7 @@ class Track:
     p_right: float | None = None  # the track's right-hand probability, averaged over its frames
     gesture_p: np.ndarray | None = None  # the track's gesture probabilities, averaged over its frames
     gesture_names: list[str] | None = None
+    gesture_min_score: float = 0.0  # the classifier's: a likeliest name under it is shown as None
 
     def observe_handedness(self) -> None:
         p = self.hand.p_right
@@ -45,16 +47,17 @@ class Track:
             return
         self.p_right = p if self.p_right is None else HANDEDNESS_MEMORY * self.p_right + (1 - HANDEDNESS_MEMORY) * p
 
-    def observe_gesture(self, p: np.ndarray, names: list[str]) -> None:
+    def observe_gesture(self, p: np.ndarray, names: list[str], min_score: float = 0.0) -> None:
         self.gesture_p = p if self.gesture_p is None else GESTURE_MEMORY * self.gesture_p + (1 - GESTURE_MEMORY) * p
-        self.gesture_names = names
+        self.gesture_names, self.gesture_min_score = names, min_score
 
     @property
     def gesture(self) -> tuple[str | None, float | None]:
         if self.gesture_p is None or self.gesture_names is None:
             return None, None
         best = int(np.argmax(self.gesture_p))
-        return self.gesture_names[best], float(self.gesture_p[best])
+        p = float(self.gesture_p[best])
+        return (self.gesture_names[best], p) if p >= self.gesture_min_score else (NONE, 1.0 - p)
 
     @property
     def handedness(self) -> tuple[str | None, float | None]:
@@ -177,7 +180,7 @@ class HandTracker:
         if gestures is not None and self.tracks:
             probabilities = gestures.probabilities(np.stack([tr.keypoints for tr in self.tracks]))
             for tr, p in zip(self.tracks, probabilities):
-                tr.observe_gesture(p, gestures.classes)
+                tr.observe_gesture(p, gestures.classes, getattr(gestures, "min_score", 0.0))
         t4 = time.perf_counter()
         info.ms = {"find": (t2 - t1) * 1e3, "track": (t1 - t0) * 1e3, "side": (t_side - t2) * 1e3,
                    "smooth": (t3 - t_side) * 1e3, "gesture": (t4 - t3) * 1e3}

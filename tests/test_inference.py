@@ -82,8 +82,9 @@ def test_batched_estimates_equal_single_ones(est, sample):
 def test_hand_json_shape(est, sample):
     rec, rgb = sample
     j = est(rgb, box=rec.box)[0].to_json()
-    assert set(j) == {"keypoints", "score", "box", "handedness", "handedness_score"}
+    assert set(j) == {"keypoints", "score", "box", "handedness", "handedness_score", "gesture", "gesture_score"}
     assert j["handedness"] is None and j["handedness_score"] is None  # no handedness head: no guess
+    assert j["gesture"] is None and j["gesture_score"] is None  # gestures are the pipeline's stage, not the estimator's
     assert len(j["keypoints"]) == 21 and all(len(k) == 3 for k in j["keypoints"]) and len(j["box"]) == 4
 
 

@@ -11,6 +11,7 @@ import torch
 
 from handpose.apps.cli import main as cli
 from handpose.apps.live import CameraSource, gui_problem
+from handpose.data.synth.gestures import CANNED
 from handpose.errors import HandposeError
 from handpose.pose.model import build_model
 from handpose.data.video import LabelledVideo, freihand_hands, mini_example_video, two_hand_video
@@ -58,6 +59,7 @@ def test_headless_video_keeps_every_frame_and_writes_a_json_line_each(video, mod
         for h in l["hands"]:  # threshold 0: every frame has its hand
             assert len(h["keypoints"]) == 21 and all(len(k) == 3 for k in h["keypoints"])
             assert len(h["box"]) == 4 and 0 <= h["score"] <= 1.5
+            assert h["gesture"] in CANNED and 0 <= h["gesture_score"] <= 1  # the bundled canned gestures
     assert all(len(l["hands"]) == 1 for l in lines)  # --max-hands 1 (threshold 0 would make a 2nd hand anywhere)
     summary = capsys.readouterr().out
     assert f"frames {n_in}, with a hand {n_in}" in summary and "mean FPS" in summary and "p99" in summary
@@ -92,6 +94,13 @@ def test_main_py_is_live_on_camera_zero():
     r = subprocess.run([sys.executable, "main.py", "--no-display", "--max-frames", "1"], cwd=ROOT,
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "camera 0" in r.stderr and "--source FILE" in r.stderr
+
+
+def test_main_py_help_lists_the_live_options():
+    r = subprocess.run([sys.executable, "main.py", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0
+    for option in ("-r {live,train}", "--source", "--gestures", "--max-hands", "--mirror", "--no-display"):
+        assert option in r.stdout, option
 
 
 @pytest.mark.skipif(gui_problem() is None, reason="a window can be shown here")

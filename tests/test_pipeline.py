@@ -117,7 +117,8 @@ def test_two_hands_from_an_injected_detector_in_one_batch(plain, with_head, two_
             assert len(match) == 1 and inside_crop(alone.keypoints, grow(box, pipe.detection_scale), est.padding)
             assert match[0]["handedness"] == alone.handedness
         for h in hands:
-            assert set(h) == {"keypoints", "score", "box", "handedness", "handedness_score"}
+            assert set(h) == {"keypoints", "score", "box", "handedness", "handedness_score", "gesture", "gesture_score"}
+            assert h["gesture"] in pipe.gestures.classes  # the bundled canned classifier names every hand
             if weights == plain:  # no head: no guess
                 assert h["handedness"] is None and h["handedness_score"] is None
             else:

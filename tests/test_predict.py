@@ -46,7 +46,7 @@ def test_folder_and_files_give_the_documented_json_and_drawn_images(weights, tmp
         assert set(e) == {"image", "width", "height", "hands"}
         assert len(e["hands"]) == 1  # a box was given: one hand each
         hand = e["hands"][0]
-        assert set(hand) == {"keypoints", "score", "box", "handedness", "handedness_score"}
+        assert set(hand) == {"keypoints", "score", "box", "handedness", "handedness_score", "gesture", "gesture_score"}
         assert np.array(hand["keypoints"]).shape == (21, 3) and len(hand["box"]) == 4
     assert (data["images"][-1]["width"], data["images"][-1]["height"]) == (320, 240)
     drawn = sorted(p.name for p in out_dir.iterdir())

@@ -3,7 +3,7 @@ import pytest
 
 from handpose.data.datasets import load_freihand, read_rgb
 from handpose.pose.inference import PoseEstimator
-from handpose.tracking import HandTracker
+from handpose.tracking import HandTracker, Track
 from handpose.data.video import mini_example_video
 from handpose.weights import DEFAULT_WEIGHTS
 from tests.conftest import MINI, untrained_release
@@ -73,3 +73,37 @@ def test_hand_lost_when_it_leaves_and_refound_when_it_comes_back(tmp_path):
     assert sum(s for s, l in zip(shown, labelled) if l) >= 0.9 * sum(labelled)
     # tracking, not finding, on most frames with a hand (without one the finder runs every frame)
     assert sum(f for f, l in zip(finds, labelled) if l) <= 0.25 * sum(labelled)
+
+
+class ScriptedGestures:
+    """A stand-in classifier that answers from a script, one answer per frame, for the tracker's mean."""
+
+    classes = ["None", "Victory"]
+
+    def __init__(self, script: list[str]):
+        self.script = list(script)
+
+    def probabilities(self, keypoints: np.ndarray) -> np.ndarray:
+        name = self.script.pop(0)
+        return np.tile([0.1, 0.9] if name == "Victory" else [0.9, 0.1], (len(keypoints), 1))
+
+
+def test_a_tracks_gesture_survives_one_odd_frame_and_follows_a_lasting_change(random_estimator, frame):
+    script = ["Victory"] * 5 + ["None"] + ["Victory"] * 2 + ["None"] * 4
+    names = ScriptedGestures([])
+    track = Track(0, None, np.zeros((21, 2)), None)
+    shown = []
+    for name in script:
+        track.observe_gesture(ScriptedGestures([name]).probabilities(np.zeros((1, 21, 2)))[0], names.classes)
+        shown.append(track.gesture[0])
+    assert shown[:8] == ["Victory"] * 8  # the one odd frame (index 5) does not rename the hand
+    assert shown[-1] == "None"  # four frames in a row do
+    # in the tracker: every frame's tracks are asked, and the JSON lines carry the track's answer
+    random_estimator.presence_threshold = 0.0
+    tracker = HandTracker(random_estimator, max_hands=1)
+    tracker.pipeline.gestures = ScriptedGestures(["Victory"] * 3)
+    for i in range(3):
+        (t,) = tracker.update(frame, i / 30)
+        assert t.to_json()["gesture"] == "Victory" and t.to_json()["gesture_score"] == pytest.approx(0.9)
+    assert tracker.info.ms["gesture"] >= 0
+    random_estimator.presence_threshold = 0.2

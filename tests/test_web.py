@@ -234,6 +234,9 @@ def test_form_post_returns_the_result_page(client, estimator):
     result = json.loads(base64.b64decode(link.group(1)))
     assert result["images"][0]["hands"] == expected(estimator, pil_rgb(data))
     assert f'{result["images"][0]["hands"][0]["score"]:.2f}' in page
+    # each hand's gesture (the bundled canned classifier) is listed by name on the page
+    gesture = result["images"][0]["hands"][0]["gesture"]
+    assert gesture is not None and f'id="gesture">{gesture}</strong>' in page
 
 
 def test_form_post_error_is_a_readable_page(client):

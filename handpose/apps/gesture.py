@@ -42,6 +42,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="labelled keypoints to add ({'hands': [{'keypoints', 'label'}]}); repeatable")
     t.add_argument("--synth", type=int, default=0, metavar="N",
                    help="add N rendered hands of the canned shapes (needs the handmesh folder; canned labels only)")
+    t.add_argument("--synth-weight", type=float, default=1.0, metavar="W",
+                   help="weight of each rendered hand in the loss, against 1 for a real one (default 1)")
+    t.add_argument("--min-score", type=float, default=0.0, metavar="P",
+                   help="with a 'none' class: an answer under this probability is None (default 0: the likeliest)")
     t.add_argument("--epochs", type=int, default=30, help="passes over the data (default 30)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--cache", metavar="FILE.json", help="keep the photos' keypoints here and reuse them next time")
@@ -204,10 +208,12 @@ def read_keypoint_file(path: str) -> tuple[list, list[str], list[float]]:
 
 
 def train(args: argparse.Namespace) -> int:
+    if not 0 <= args.min_score < 1:
+        raise HandposeError(f"--min-score must be in [0, 1), got {args.min_score}")
     if not 0 <= args.holdout < 1:
         raise HandposeError(f"--holdout must be in [0, 1), got {args.holdout}")
-    if args.epochs < 1 or args.synth < 0:
-        raise HandposeError("--epochs must be at least 1 and --synth at least 0")
+    if args.epochs < 1 or args.synth < 0 or args.synth_weight <= 0:
+        raise HandposeError("--epochs must be at least 1, --synth at least 0 and --synth-weight above 0")
     if not args.out.endswith(".safetensors"):
         raise HandposeError(f"--out {args.out}: a gesture classifier is written as a .safetensors file")
     if not args.dirs and not args.keypoints and not args.synth:
@@ -249,13 +255,14 @@ def train(args: argparse.Namespace) -> int:
         rendered = sample_gesture_keypoints(str(DEFAULT_MESHES), args.synth, seed=args.seed)
         train_kp += list(rendered.keypoints)
         train_labels += rendered.labels
-        weights += [1.0] * args.synth
+        weights += [args.synth_weight] * args.synth
     if len(set(train_labels)) < 2:
         raise HandposeError(f"only one class has hands to train on ({', '.join(set(train_labels))}); "
                             "a classifier needs at least two")
     classes = sorted(set(train_labels) | set(labels), key=lambda c: (c != NONE, c))
-    info = {"trained_on": {"photos": int((~held).sum()), "keypoint_files": args.keypoints, "synth": args.synth},
-            "epochs": args.epochs, "seed": args.seed}
+    info = {"trained_on": {"photos": int((~held).sum()), "photo_folders": args.dirs, "keypoint_files": args.keypoints,
+                           "synth": args.synth, "synth_weight": args.synth_weight},
+            "epochs": args.epochs, "seed": args.seed, "min_score": args.min_score}
     clf = fit(np.stack(train_kp), train_labels, classes, epochs=args.epochs, seed=args.seed,
               sample_weights=np.array(weights), info=info)
     if held.any():

@@ -22,7 +22,9 @@ NONE = "None"  # the class of a hand that shows none of the gestures (MediaPipe'
 class GestureClassifier:
     """``classify(keypoints)`` -> [(name, probability)] for (N, 21, 2) image keypoints. Layers: ``weights`` and
     ``biases`` of Linear layers with ReLU between them; features are standardised with ``mean`` and ``std``
-    first. A hand's answer is the mean of the hand's and its mirror image's (features.py)."""
+    first. A hand's answer is the mean of the hand's and its mirror image's (features.py). With a ``None``
+    class, an answer whose probability is under ``info["min_score"]`` becomes ``None``: an unsure guess
+    between gestures is more often a hand showing none of them (its score is then 1 - the guess's)."""
 
     def __init__(self, classes: list[str], weights: list[np.ndarray], biases: list[np.ndarray], mean: np.ndarray,
                  std: np.ndarray, info: dict | None = None):
@@ -52,10 +54,15 @@ class GestureClassifier:
         p /= p.sum(1, keepdims=True)
         return (p[: len(k)] + p[len(k):]) / 2
 
+    @property
+    def min_score(self) -> float:
+        return float(self.info.get("min_score", 0.0)) if NONE in self.classes else 0.0
+
     def classify(self, keypoints: np.ndarray) -> list[tuple[str, float]]:
         p = self.probabilities(keypoints)
         best = p.argmax(1) if len(p) else np.zeros(0, int)
-        return [(self.classes[i], float(q[i])) for i, q in zip(best, p)]
+        return [(self.classes[i], float(q[i])) if q[i] >= self.min_score else (NONE, 1.0 - float(q[i]))
+                for i, q in zip(best, p)]
 
     # -- files -----------------------------------------------------------------------------------------
     def save(self, path: str | Path) -> None:

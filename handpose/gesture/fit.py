@@ -35,10 +35,10 @@ def augment(keypoints: np.ndarray, rng: np.random.Generator, turn: float = 12.0,
 
 def fit(keypoints: np.ndarray, labels: list[str], classes: list[str] | None = None, epochs: int = 30,
         copies: int = 4, seed: int = 0, sample_weights: np.ndarray | None = None, info: dict | None = None,
-        progress: bool = True) -> GestureClassifier:
+        turn: float = 12.0, progress: bool = True) -> GestureClassifier:
     """A classifier for ``labels`` (one per hand of ``keypoints``, (N, 21, 2)); ``classes`` fixes the order
     (default: sorted). Every class weighs the same in the loss, whatever its count; ``sample_weights``
-    scale single hands within that (a source drawn less)."""
+    scale single hands within that (a source drawn less). ``turn``: the augmentation's largest turn (degrees)."""
     classes = list(classes or sorted(set(labels)))
     missing = sorted(set(labels) - set(classes))
     if missing:
@@ -50,7 +50,7 @@ def fit(keypoints: np.ndarray, labels: list[str], classes: list[str] | None = No
     y = np.array([classes.index(c) for c in labels])
     w = np.ones(len(y)) if sample_weights is None else np.asarray(sample_weights, np.float64)
     kp = np.asarray(keypoints, np.float64)
-    x = np.concatenate([features(kp)] + [features(augment(kp, rng)) for _ in range(copies)])
+    x = np.concatenate([features(kp)] + [features(augment(kp, rng, turn)) for _ in range(copies)])
     y, w = np.tile(y, copies + 1), np.tile(w, copies + 1)
     per_class = np.bincount(y, weights=w, minlength=len(classes))
     w = w / np.maximum(per_class[y], 1e-9) * len(y) / len(classes)  # each class the same total weight

@@ -1,0 +1,105 @@
+"""Choosing a gesture recipe without the check sets: leave one training source out at a time.
+
+    .venv/bin/python bench/gesture_folds.py runs/gesture/sets [--synth 20000 --synth-weight 0.25 ...]
+
+For each fold one training source (whole: its people and rooms) is held out; the classifier is trained on
+the other training sources, the teacher_hands keypoints of the kept sources and rendered hands, and scored
+on the held-out source's photos through handpose's keypoints (cached by bench/gestures.py or `handpose gesture`
+with ``--cache``). The select sets are scored by the classifier trained on every training source. The check
+sets are never read here.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from handpose.apps.gesture import labelled_photos, scores  # noqa: E402
+from handpose.data.synth.cli import DEFAULT_MESHES  # noqa: E402
+from handpose.data.synth.gestures import CANNED, sample_gesture_keypoints  # noqa: E402
+from handpose.gesture.fit import fit  # noqa: E402
+
+FOLDS = {"madblocks": ["madblocks"], "arya": ["arya"], "dharshini": ["dharshini"],
+         "hagrid": ["hagrid380", "hagrid_day1"], "rps": ["rps"]}
+
+
+def cached(root: Path, folder: str) -> list[tuple[np.ndarray, str]]:
+    cache = json.loads((root / ".cache_handpose.json").read_text())
+    out = []
+    for p, label in labelled_photos([str(root / folder)]):
+        k = cache.get(f"{os.path.abspath(p)}:{os.path.getsize(p)}")
+        if k is not None:
+            out.append((np.asarray(k, np.float64), label))
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("root")
+    ap.add_argument("--synth", type=int, default=20000)
+    ap.add_argument("--synth-weight", type=float, default=0.25)
+    ap.add_argument("--teacher-weight", type=float, default=1.0)
+    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--min-score", type=float, default=0.7)
+    ap.add_argument("--turn", type=float, default=12.0, help="augmentation: the largest turn in degrees")
+    args = ap.parse_args()
+    root = Path(args.root)
+    sources = sorted(p.name for p in (root / "train").iterdir() if p.is_dir())
+    photos = {s: cached(root, f"train/{s}") for s in sources}
+    teacher = json.loads((root / "keypoints" / "teacher_train.json").read_text())["hands"]
+    rendered = sample_gesture_keypoints(str(DEFAULT_MESHES), args.synth, seed=0) if args.synth else None
+
+    def train(held: list[str]):
+        kp, labels, weights = [], [], []
+        for s in sources:
+            if s not in held:
+                kp += [k for k, _ in photos[s]]
+                labels += [c for _, c in photos[s]]
+                weights += [1.0] * len(photos[s])
+        for h in teacher:
+            if h["set"] not in held:
+                kp.append(np.asarray(h["keypoints"]))
+                labels.append(h["label"])
+                weights.append(args.teacher_weight)
+        if rendered is not None:
+            kp += list(rendered.keypoints)
+            labels += rendered.labels
+            weights += [args.synth_weight] * len(rendered.labels)
+        clf = fit(np.stack(kp), labels, list(CANNED), epochs=args.epochs, progress=False, turn=args.turn,
+                  sample_weights=np.array(weights), info={"min_score": args.min_score})
+        return clf
+
+    rows, truth_all, pred_all = [], [], []
+    for name, held in FOLDS.items():
+        clf = train(held)
+        items = [x for s in held for x in photos.get(s, [])]
+        truth = [c for _, c in items]
+        pred = [n for n, _ in clf.classify(np.stack([k for k, _ in items]))]
+        r = scores(truth, pred, list(CANNED))
+        truth_all += truth
+        pred_all += pred
+        rows.append((f"held out: {name}", r))
+    clf = train([])
+    for s in sorted(p.name for p in (root / "select").iterdir() if p.is_dir()):
+        items = cached(root, f"select/{s}")
+        r = scores([c for _, c in items], [n for n, _ in clf.classify(np.stack([k for k, _ in items]))], list(CANNED))
+        rows.append((f"select: {s}", r))
+    rows.append(("held-out folds pooled", scores(truth_all, pred_all, list(CANNED))))
+    print(f"recipe: {vars(args)}")
+    print("| set | hands | accuracy | gestures right | None named None | per class |")
+    print("|---|---:|---:|---:|---:|---|")
+    for name, r in rows:
+        per = ", ".join(f"{c} {v['accuracy']:.2f}" for c, v in r["per_class"].items())
+        print(f"| {name} | {r['hands']} | {r['accuracy']:.3f} | {r.get('gesture_accuracy', float('nan')):.3f} | "
+              f"{1 - r.get('none_named_a_gesture', float('nan')):.3f} | {per} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
