@@ -73,7 +73,8 @@ def main() -> int:
     clf = load_gestures(args.gestures)
     root = Path(args.root)
     pipeline_args = argparse.Namespace(cache=str(root / ".cache_handpose.json"), weights=None, backend="onnx",
-                                       detector=None, flip_test=True, threads=args.threads, side=None)
+                                       detector=None, flip_test=True, threads=args.threads, side=None,
+                                       max_hands=1, gestures="none")
     rows, pooled = {}, {"handpose": ([], []), "MediaPipe": ([], [])}
     for name in args.sets:
         photos = labelled_photos([str(root / name)])

@@ -22,6 +22,7 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
+from .defaults import PHOTO
 from .errors import HandposeError
 from .gesture import GestureClassifier, load_gestures
 from .pose.find_hand import FinderSettings, find_hands
@@ -137,10 +138,11 @@ class HandPipeline:
         self.fallback_score = 0.3
 
     @classmethod
-    def create(cls, weights=None, backend: str = "torch", detector_weights=None, use_detector: bool = True,
-               max_hands: int = 2, flip_test: bool = False, threads: int | None = None,
+    def create(cls, weights=None, backend: str = PHOTO.backend, detector_weights=None, use_detector: bool = True,
+               max_hands: int = PHOTO.max_hands, flip_test: bool = PHOTO.flip_test, threads: int | None = None,
                presence_threshold: float = 0.2, side_weights=None, gestures=None) -> HandPipeline:
-        """The pose model (see PoseEstimator), the detector (``detector_weights``; None: its default weights
+        """The front door with ``predict``'s defaults (defaults.PHOTO): the same photo gives the same hands here
+        as through ``handpose predict`` and ``serve``. The pose model (see PoseEstimator), the detector (``detector_weights``; None: its default weights
         if present, else the pose-model finder; ``use_detector=False``: always the finder), the palm-side
         classifier (``side_weights``; None: its default weights if present; "none": the pose model's own head)
         and the gesture classifier (``gestures``: a file; None: the bundled canned gestures; "none": off)."""

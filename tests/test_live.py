@@ -1,5 +1,7 @@
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -10,7 +12,8 @@ import pytest
 import torch
 
 from handpose.apps.cli import main as cli
-from handpose.apps.live import CameraSource, gui_problem
+from handpose.apps.live import CameraSource
+from handpose.apps.window import gui_problem, open_window
 from handpose.data.synth.gestures import CANNED
 from handpose.errors import HandposeError
 from handpose.pose.model import build_model
@@ -101,6 +104,37 @@ def test_main_py_help_lists_the_live_options():
     assert r.returncode == 0
     for option in ("-r {live,train}", "--source", "--gestures", "--max-hands", "--mirror", "--no-display"):
         assert option in r.stdout, option
+
+
+@pytest.fixture(scope="module")
+def virtual_display():
+    """A display of our own (Xvfb, installed by .ci/run), as a desktop session has."""
+    if shutil.which("Xvfb") is None:
+        pytest.skip("needs Xvfb (apt-get install xvfb; .ci/run does)")
+    number = 100 + os.getpid() % 500
+    proc = subprocess.Popen(["Xvfb", f":{number}", "-screen", "0", "800x600x24"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    for _ in range(50):
+        if os.path.exists(f"/tmp/.X11-unix/X{number}"):
+            break
+        time.sleep(0.1)
+    yield f":{number}"
+    proc.terminate()
+    proc.wait()
+
+
+def test_the_installed_opencv_gets_a_window_on_a_desktop(video, model, virtual_display, monkeypatch, capsys):
+    monkeypatch.setenv("DISPLAY", virtual_display)
+    assert gui_problem() is None  # the headless OpenCV build has no window: Tk draws it
+    window = open_window("test")
+    try:
+        frame = np.zeros((48, 64, 3), np.uint8)
+        frame[:, :32] = (0, 0, 255)
+        assert window.show(frame) == -1  # no key pressed
+    finally:
+        window.close()
+    assert cli(["live", "--source", str(video.path), "--weights", str(model), "--max-frames", "4"]) == 0
+    assert "frames 4" in capsys.readouterr().out
 
 
 @pytest.mark.skipif(gui_problem() is None, reason="a window can be shown here")

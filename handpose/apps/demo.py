@@ -20,7 +20,7 @@ from ..draw import image_grid
 from ..pipeline import HandPipeline
 from ..io import atomic_write_image, atomic_write_text
 from ..pose.inference import BACKENDS
-from .options import DEFAULT_BACKEND
+from ..defaults import PHOTO
 from .predict import draw, predict_files
 
 
@@ -29,7 +29,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", default=str(MINI_EXAMPLE), help="FreiHAND-layout folder (default: the mini-example)")
     p.add_argument("--out", default="out/demo", help="output folder (default out/demo)")
     p.add_argument("--weights", default=None, help="model (default: the bundled one)")
-    p.add_argument("--backend", choices=BACKENDS, default=DEFAULT_BACKEND)
+    p.add_argument("--backend", choices=BACKENDS, default=PHOTO.backend)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
         if (Path(args.data) / f"{split}_K.json").is_file():
             records += load_freihand(args.data, split, box="keypoints", padding=1.0, versions=1)
     t0 = time.perf_counter()
-    pipeline = HandPipeline.create(args.weights, backend=args.backend, flip_test=True)
+    pipeline = HandPipeline.create(args.weights, backend=args.backend)
     est = pipeline.estimator
     load_s = time.perf_counter() - t0
     drawn: list[np.ndarray] = []

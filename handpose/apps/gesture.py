@@ -26,7 +26,7 @@ from ..errors import HandposeError
 from ..gesture import NONE, load_gestures
 from ..gesture.fit import fit
 from ..io import atomic_write_json
-from .options import add_pipeline_arguments
+from .options import add_pipeline_arguments, create_pipeline
 from .predict import IMAGE_SUFFIXES, predict_files
 
 
@@ -58,8 +58,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_pipeline_arguments(e)
     for q in (t, e):
         q.add_argument("--threads", type=int, default=None, help="inference threads (default: the engine's choice)")
-        q.add_argument("--flip-test", action=argparse.BooleanOptionalAction, default=True,
-                       help="as predict: average each crop with its mirror image (default on)")
 
 
 # -- photo folders ----------------------------------------------------------------------------------------
@@ -87,8 +85,6 @@ def labelled_photos(dirs: list[str]) -> list[tuple[str, str]]:
 def hand_keypoints(args: argparse.Namespace, paths: list[str]) -> tuple[dict[str, list | None], list[str]]:
     """Keypoints of each photo's most confident hand (None: no hand found) and the unreadable photos' errors,
     from ``--cache`` where it has them (same file size) and from the pipeline for the rest."""
-    from ..pipeline import HandPipeline
-
     cache: dict = {}
     if args.cache and Path(args.cache).is_file():
         try:
@@ -99,9 +95,7 @@ def hand_keypoints(args: argparse.Namespace, paths: list[str]) -> tuple[dict[str
     todo = [p for p in paths if key[p] not in cache]
     errors: list[str] = []
     if todo:
-        pipeline = HandPipeline.create(args.weights, backend=args.backend, detector_weights=args.detector,
-                                       max_hands=1, flip_test=args.flip_test, threads=args.threads,
-                                       side_weights=args.side, gestures="none")
+        pipeline = create_pipeline(args, max_hands=1, gestures="none")
         entries, errors = predict_files(pipeline, todo, progress=True)
         for entry in entries:
             hands = entry["hands"]

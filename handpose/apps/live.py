@@ -25,7 +25,9 @@ from ..errors import HandposeError
 from ..io import atomic_write_image
 from ..smoothing import OneEuroParams
 from ..tracking import HandTracker
-from .options import LIVE_BACKEND, add_pipeline_arguments
+from ..defaults import VIDEO
+from .options import add_pipeline_arguments, create_pipeline
+from .window import gui_problem, open_window
 
 STAGES = ("read", "find", "track", "side", "smooth", "gesture", "draw", "write")
 
@@ -193,18 +195,9 @@ class JsonlOutput(AtomicOutput):
 
 
 # -- display ------------------------------------------------------------------------------------------------
-def gui_problem() -> str | None:
-    """Why a window cannot be shown here, or None."""
-    m = re.search(r"^\s*GUI:\s*(\S+)", cv2.getBuildInformation(), re.M)
-    if m and m.group(1).upper() == "NONE":
-        return "this OpenCV build has no window support (opencv-python-headless is installed)"
-    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        return "there is no display ($DISPLAY is not set)"
-    return None
-
-
-GUI_HELP = ("For a window, replace the headless OpenCV build with the full one (the two clash when both are "
-            "installed): `pip uninstall -y opencv-python-headless && pip install opencv-python`. "
+GUI_HELP = ("For a window, run on a desktop session with Python's Tk (Debian/Ubuntu: apt install python3-tk), "
+            "or replace the headless OpenCV build with the full one (the two clash when both are installed): "
+            "`pip uninstall -y opencv-python-headless && pip install opencv-python`. "
             "Or run headless: --no-display --output OUT.mp4 --json OUT.jsonl")
 
 
@@ -258,11 +251,12 @@ def draw_overlay(bgr: np.ndarray, tracks, fps: float, ms: dict, found: bool, mir
 
 
 # -- the loop -----------------------------------------------------------------------------------------------
-def process(source, tracker: HandTracker, *, display: bool = False, video: VideoOutput | None = None,
+def process(source, tracker: HandTracker, *, window=None, video: VideoOutput | None = None,
             jsonl: JsonlOutput | None = None, mirror: bool = False, max_frames: int | None = None,
             snapshot_dir: Path = Path("."), on_frame=None) -> Stats:
     """Read -> find/track -> smooth -> draw -> write, frame after frame, until the source ends, ``max_frames``,
-    q, or Ctrl-C on a camera. ``on_frame(frame, tracks)`` sees every result (benchmarks use it)."""
+    q, or Ctrl-C on a camera. ``window`` (window.py) shows the frames; ``on_frame(frame, tracks)`` sees every
+    result (benchmarks use it)."""
     stats = Stats()
     ms = {s: 0.0 for s in STAGES}
     fps = 0.0
@@ -284,10 +278,7 @@ def process(source, tracker: HandTracker, *, display: bool = False, video: Video
                 video.write(out)
             if jsonl is not None:
                 jsonl.write({"frame": frame.index, "time": round(frame.time, 4), "hands": [tr.to_json() for tr in tracks]})
-            key = -1
-            if display:
-                cv2.imshow("handpose live (q quit, s snapshot, m mirror)", out)
-                key = cv2.waitKey(1) & 0xFF
+            key = window.show(out) if window is not None else -1
             ms["draw"], ms["write"] = (t2 - t1) * 1e3, (time.perf_counter() - t2) * 1e3
             stats.add(ms)
             stats.frames += 1
@@ -319,7 +310,7 @@ def process(source, tracker: HandTracker, *, display: bool = False, video: Video
 # -- the command --------------------------------------------------------------------------------------------
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--source", default="0", help="camera index (0), video file or stream URL (default: 0)")
-    add_pipeline_arguments(p, backend=LIVE_BACKEND)
+    add_pipeline_arguments(p, VIDEO)  # speed first: int8, no flip test (defaults.py)
     p.add_argument("--redetect-every", type=int, default=5, metavar="K",
                    help="while some but fewer than --max-hands hands are tracked, look for more every K frames "
                         "(default 5; at once when no hand is tracked or one is lost)")
@@ -341,8 +332,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..pipeline import HandPipeline
-
     if args.max_hands < 1:
         raise HandposeError(f"--max-hands must be at least 1, got {args.max_hands}")
     if args.redetect_every < 1:
@@ -361,12 +350,10 @@ def run(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    video = jsonl = None
+    video = jsonl = window = None
     ok = False
     try:
-        pipeline = HandPipeline.create(args.weights, backend=args.backend, detector_weights=args.detector,
-                                       max_hands=args.max_hands, presence_threshold=args.presence_threshold,
-                                       side_weights=args.side, gestures=args.gestures)
+        pipeline = create_pipeline(args, presence_threshold=args.presence_threshold)
         smoothing = None if args.no_smooth else OneEuroParams(args.min_cutoff, args.beta, args.d_cutoff)
         tracker = HandTracker(pipeline, args.max_hands, smoothing, args.roi_scale, args.redetect_every)
         first = source.read()
@@ -377,7 +364,8 @@ def run(args: argparse.Namespace) -> int:
         jsonl = JsonlOutput(args.json) if args.json else None
         if source.live:
             print(f"{source.name}: {size[0]}x{size[1]}; q quits, s saves a snapshot, m mirrors", file=sys.stderr)
-        stats = process(_Prepend(first, source), tracker, display=display, video=video, jsonl=jsonl,
+        window = open_window("handpose live (q quit, s snapshot, m mirror)") if display else None
+        stats = process(_Prepend(first, source), tracker, window=window, video=video, jsonl=jsonl,
                         mirror=args.mirror, max_frames=args.max_frames, snapshot_dir=args.snapshot_dir)
         ok = True
     finally:
@@ -385,8 +373,8 @@ def run(args: argparse.Namespace) -> int:
         for out in (video, jsonl):
             if out is not None:
                 out.finish(ok)
-        if display:
-            cv2.destroyAllWindows()
+        if window is not None:
+            window.close()
     print(stats.summary())
     for out in (video, jsonl):
         if out is not None:

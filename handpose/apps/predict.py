@@ -24,7 +24,7 @@ from ..errors import HandposeError
 from ..pose.inference import Hand, PoseEstimator, to_rgb
 from ..io import atomic_write_image, atomic_write_text
 from ..pipeline import HandPipeline
-from .options import add_pipeline_arguments
+from .options import add_pipeline_arguments, create_pipeline
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
@@ -35,11 +35,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", metavar="DIR", help="write each image with its hand drawn into this folder")
     add_pipeline_arguments(p)
     p.add_argument("--box", metavar="X,Y,W,H", help="the hand's box in every image (one hand; skips hand finding)")
-    # On by default for photos: on hgc_dev's 292 photos the predict path gave AUC 0.723 / EPE 7.90 px with it
-    # against 0.713 / 8.58 without (bench/compare_mediapipe.py), for 1.4x the time. `live` leaves it off.
-    p.add_argument("--flip-test", action=argparse.BooleanOptionalAction, default=True,
-                   help="average each crop's heatmaps with its mirror image's (default: on; --no-flip-test is "
-                        "1.4x faster and a little less accurate)")
     p.add_argument("--batch", type=int, default=16, help="images per batch (default 16)")
     p.add_argument("--threads", type=int, default=None, help="inference threads (default: the engine's choice)")
 
@@ -133,10 +128,7 @@ def run(args: argparse.Namespace) -> int:
         raise HandposeError("no images to read: " + "; ".join(missing))
     if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
         raise HandposeError(f"--out {args.out}: exists and is not a folder")
-    pipeline = HandPipeline.create(args.weights, backend=args.backend, detector_weights=args.detector,
-                                   use_detector=box is None, max_hands=args.max_hands, flip_test=args.flip_test,
-                                   threads=args.threads, side_weights=args.side,
-                                   gestures=args.gestures)
+    pipeline = create_pipeline(args, use_detector=box is None)
     used: set[str] = set()
 
     def save(path: str, rgb: np.ndarray, hands: list[Hand]) -> None:

@@ -60,16 +60,14 @@ def model_name(info: dict, weights=None) -> str:
 
 
 def create_app(estimator=None, max_bytes: int = 1_000_000, max_pixels: int = 16_000_000, weights=None,
-               backend: str = "torch", name: str | None = None, max_hands: int = 2, detector="auto") -> Flask:
-    """``estimator``: a ready HandPipeline or PoseEstimator, or None to load ``weights`` (None: the bundled
-    default). A PoseEstimator is wrapped in a HandPipeline with ``detector`` ("auto": the hand detector's
-    default weights when present, else the pose model finds the hands) and ``max_hands``."""
+               name: str | None = None, max_hands: int = 2, detector="auto") -> Flask:
+    """``estimator``: a ready HandPipeline or PoseEstimator, or None for ``HandPipeline.create(weights)`` (the
+    defaults of predict and the API). A PoseEstimator is wrapped in a HandPipeline with ``detector`` ("auto": the
+    hand detector's default weights when present, else the pose model finds the hands) and ``max_hands``."""
     from ...pipeline import HandPipeline
 
     if estimator is None:
-        from ...pose.inference import PoseEstimator
-
-        estimator = PoseEstimator(weights=weights, backend=backend, flip_test=False)
+        estimator = HandPipeline.create(weights, max_hands=max_hands)
     pipeline = estimator if isinstance(estimator, HandPipeline) else HandPipeline(estimator, detector, max_hands)
     estimator = pipeline.estimator
     app = Flask(__name__)

@@ -7,7 +7,7 @@ import threading
 from contextlib import contextmanager
 
 from ...errors import HandposeError
-from ..options import add_pipeline_arguments
+from ..options import add_pipeline_arguments, create_pipeline
 
 
 def add_arguments(p: argparse.ArgumentParser, port: int = 8000) -> None:
@@ -15,7 +15,7 @@ def add_arguments(p: argparse.ArgumentParser, port: int = 8000) -> None:
     p.add_argument("--port", type=int, default=port)
     p.add_argument("--workers", type=int, default=4,
                    help="request threads; they share one model, so a request that finds it busy waits its turn")
-    add_pipeline_arguments(p, backend="torch")
+    add_pipeline_arguments(p)
     p.add_argument("--max-bytes", type=int, default=1_000_000, help="largest accepted upload in bytes (413 above)")
     p.add_argument("--max-pixels", type=int, default=16_000_000,
                    help="largest accepted image in pixels, checked in the header before decoding (400 above)")
@@ -41,13 +41,9 @@ def make_server(app, host: str = "127.0.0.1", port: int = 0, workers: int = 4, m
 def run(args: argparse.Namespace) -> int:
     from .app import create_app
 
-    from ...pipeline import HandPipeline
-
     if args.workers < 1 or args.max_bytes < 1 or args.max_pixels < 1 or args.max_hands < 1:
         raise HandposeError("--workers, --max-bytes, --max-pixels and --max-hands must be positive")
-    pipeline = HandPipeline.create(args.weights, backend=args.backend, detector_weights=args.detector,
-                                   max_hands=args.max_hands, side_weights=args.side,
-                                   gestures=args.gestures)
+    pipeline = create_pipeline(args)
     app = create_app(pipeline, weights=args.weights, max_bytes=args.max_bytes, max_pixels=args.max_pixels)
     try:
         server = make_server(app, args.host, args.port, args.workers, args.max_bytes)
