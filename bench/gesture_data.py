@@ -69,6 +69,12 @@ SOURCES = [
                                      "dataset/peace/": "Victory", "dataset/thumbs_down/": "Thumb_Down",
                                      "dataset/thumbs_up/": "Thumb_Up"}, "one person, dark webcam frames",
            crop_top=30),
+    Source("rahul", "itzrahuldas/Gesture_proj", "4bc5aae93d9a97ddb4ac40e96c270aa819297fc2", "none stated", "train",
+           {"data/fist/": "Closed_Fist", "data/palm/": "Open_Palm", "data/thumbs_up/": "Thumb_Up"},
+           "one person, 128 px crops", every=2),
+    Source("waris", "Warisback/Sign-Language-Interpreter-Project", "bf599e2b041170c028dc84010f14c56034b2bcfa",
+           "none stated", "train", {"data/good/": "Thumb_Up", "data/hello/": "Open_Palm"},
+           "640x480 whole frames, two people (one a class); printed banner cut off", crop_top=25, every=2),
     # -- select ------------------------------------------------------------------------------------------
     Source("hagrid_v2", "ninkat/GRModelMaker", "495ad4fd77b748813d2795909a27c6477e97ce80",
            "images from HaGRIDv2 (CC BY-SA 4.0); repository: MIT", "select",
@@ -240,6 +246,24 @@ def build(source: Source, mirrors: Path, out: Path) -> dict:
     return counts
 
 
+# A thumb up turned upside down is a thumb down, and the reverse; a finger pointing up, turned, points down
+# (None). Train sources' photos of them are also written turned (``<source>_turned``), so the classifier sees
+# what the pose model makes of both directions of every thumb it trains on.
+TURNED = {"Thumb_Up": "Thumb_Down", "Thumb_Down": "Thumb_Up", "Pointing_Up": "None"}
+
+
+def build_turned(out: Path, name: str) -> dict:
+    counts: dict[str, int] = {}
+    for label, turned in TURNED.items():
+        for photo in sorted((out / "train" / name / label).glob("*.jpg")):
+            image = cv2.imread(str(photo))
+            target = out / "train" / f"{name}_turned" / turned / photo.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if image is not None and cv2.imwrite(str(target), cv2.rotate(image, cv2.ROTATE_180)):
+                counts[turned] = counts.get(turned, 0) + 1
+    return counts
+
+
 def build_subhih(mirrors: Path, out: Path) -> dict:
     gitdir = gitdir_of(mirrors, SUBHIH.repo)
     rows = []
@@ -276,6 +300,10 @@ def main() -> int:
         manifest.append({"source": source.name, "repository": f"{source.repo} @ {source.commit}",
                          "licence": source.licence, "role": source.role, "what": source.what, "counts": counts})
         print(f"{source.role:6s} {source.name:12s} {sum(counts.values()):5d} photos  {counts}")
+        if source.role == "train" and (turned := build_turned(out, source.name)):
+            manifest.append({**manifest[-1], "source": f"{source.name}_turned", "counts": turned,
+                             "what": "its thumbs and pointing fingers turned upside down"})
+            print(f"{source.role:6s} {source.name + '_turned':12s} {sum(turned.values()):5d} photos  {turned}")
     out.mkdir(parents=True, exist_ok=True)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
     return 0
