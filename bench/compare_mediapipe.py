@@ -87,12 +87,14 @@ def main() -> int:
     rows["ours, given crop"] = score(*run_ours(estimator, images, gt, use_box=True), gt)
     flip = PoseEstimator(args.weights, flip_test=True)
     rows["ours, given crop, flip test"] = score(*run_ours(flip, images, gt, use_box=True), gt)
-    pipeline = HandPipeline.create(args.weights, backend=args.backend, max_hands=args.max_hands, threads=args.threads)
+    pipeline = HandPipeline.create(args.weights, backend=args.backend, max_hands=args.max_hands, threads=args.threads,
+                                   flip_test=False)
     rows[f"ours, predict path ({pipeline.finder_name})"] = score(*run_ours(pipeline, images, gt, use_box=False), gt)
     flipped = HandPipeline.create(args.weights, backend=args.backend, max_hands=args.max_hands, threads=args.threads, flip_test=True)
     rows[f"ours, predict path, flip test ({flipped.finder_name})"] = score(*run_ours(flipped, images, gt, use_box=False), gt)
     if pipeline.detector is not None:  # the fallback that runs when no detector is installed, for comparison
-        finder = HandPipeline.create(args.weights, backend=args.backend, use_detector=False, max_hands=args.max_hands, threads=args.threads)
+        finder = HandPipeline.create(args.weights, backend=args.backend, use_detector=False, max_hands=args.max_hands,
+                                     threads=args.threads, flip_test=False)
         rows["ours, predict path (pose-model finder)"] = score(*run_ours(finder, images, gt, use_box=False), gt)
     try:
         os.environ.setdefault("GLOG_minloglevel", "2")

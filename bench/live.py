@@ -36,6 +36,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from handpose.defaults import VIDEO  # noqa: E402
 from handpose.draw import draw_hand  # noqa: E402
 from handpose.errors import HandposeError  # noqa: E402
 from handpose.apps.live import FileSource, VideoOutput, process  # noqa: E402
@@ -129,7 +130,7 @@ def score(video: LabelledVideo, raw: list[list[np.ndarray]], shown: list[list[np
 def run_ours(video: LabelledVideo, args: argparse.Namespace, backend: str, max_hands: int, out: Path) -> dict:
     # As `handpose live` builds it: the bundled detector (or the pose-model finder without detector weights).
     pipeline = HandPipeline.create(args.weights, backend=backend, detector_weights=args.detector,
-                                   max_hands=max_hands, threads=args.threads)
+                                   max_hands=max_hands, threads=args.threads, flip_test=VIDEO.flip_test)
     tracker = HandTracker(pipeline, max_hands)
     raw, shown = [], []
     source = FileSource(str(video.path))
