@@ -18,4 +18,7 @@ def test_demo_runs_predicts_pipeline_on_every_mini_example_image(tmp_path, monke
     assert all(h["handedness"] in ("left", "right") for e in entries for h in e["hands"])
     out = capsys.readouterr().out
     epe = float(out.split("EPE ")[1].split(" px")[0])
-    assert epe < 15.0, out  # the bundled model is within a few px of these hand-made labels (7.5 px when written)
+    # The bundled model's EPE on the mini-example: 7.5 px in README.md (`make demo`), 7.3 px measured with
+    # today's release. The bound sits ~1.2 px above: it catches a worse bundled model, a broken pipeline stage
+    # (no detector, no flip test: 9.5 px in README.md) or keypoints mapped back wrongly, not ONNX/CPU noise.
+    assert epe < 8.5, out

@@ -171,6 +171,30 @@ def test_errors_are_clear(weights, mini_root, tmp_path, capsys):
     (tmp_path / "x.txt").write_text("hello")
     assert cli(["evaluate", "--weights", str(weights), "--data", str(tmp_path / "x.txt")]) == 2
     assert "COCO keypoints .json" in capsys.readouterr().err
-    if not DEFAULT_WEIGHTS.exists():  # no --weights and no bundled model: say how to get one
-        assert cli(["evaluate", "--data", str(mini_root)]) == 2
-        assert "no default weights" in capsys.readouterr().err
+
+
+def test_missing_default_weights_are_named_with_how_to_get_them(mini_root, tmp_path, monkeypatch, capsys):
+    """No --weights and no bundled model (a checkout without it): the bundled file is pointed at a path that
+    does not exist, so this runs whether or not the real one is there."""
+    import handpose.weights
+
+    assert DEFAULT_WEIGHTS.name == "default.safetensors"  # what the message below must name
+    missing = tmp_path / "weights" / "default.safetensors"
+    monkeypatch.setattr(handpose.weights, "DEFAULT_WEIGHTS", missing)
+    assert cli(["evaluate", "--data", str(mini_root), "--out", str(tmp_path / "out")]) == 2  # an exit status, no exception
+    err = capsys.readouterr().err
+    assert err.startswith("handpose evaluate: error: no default weights at " + str(missing)), err
+    assert "handpose train" in err and "--weights FILE" in err  # how to get some
+    assert "Traceback" not in err and not (tmp_path / "out").exists()
+
+
+def test_missing_weights_exit_non_zero_without_a_traceback(mini_root, tmp_path):
+    """The same from a shell: the process's exit status and its stderr, as a user sees them."""
+    import subprocess
+    import sys
+
+    missing = tmp_path / "gone.safetensors"
+    r = subprocess.run([sys.executable, "-m", "handpose.apps.cli", "evaluate", "--weights", str(missing), "--data",
+                        str(mini_root)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.strip() == f"handpose evaluate: error: {missing}: weights file not found", r.stderr

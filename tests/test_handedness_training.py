@@ -3,6 +3,7 @@ and a tiny end-to-end run (a COCO file made from the mini-example's hands, half 
 import csv
 import json
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -64,6 +65,25 @@ def write_coco(tmp_path) -> str:
     return str(path)
 
 
+def write_cue_coco(tmp_path, hands: list[str], dark: list[bool]) -> str:
+    """The mini-example's 12 training hands as COCO with the given "hand" labels, the images of the hands
+    marked ``dark`` saved at a quarter of their brightness: a cue any encoder sees at once, so a head that
+    learns from the labels fits them within a few steps (chance: 50 %, both labels equally often)."""
+    records = load_freihand(MINI, "training")
+    assert len(hands) == len(dark) == len(records)
+    images, anns = [], []
+    for i, (r, hand, d) in enumerate(zip(records, hands, dark)):
+        bgr = cv2.imread(str(r.image))
+        path = tmp_path / f"cue_{i}.png"
+        cv2.imwrite(str(path), (bgr * 0.25).astype(np.uint8) if d else bgr)
+        images.append({"id": i, "file_name": str(path)})
+        kps = np.concatenate([r.keypoints, np.full((21, 1), 2.0)], axis=1).reshape(-1).tolist()
+        anns.append({"id": i, "image_id": i, "keypoints": kps, "bbox": [float(v) for v in r.box], "hand": hand})
+    path = tmp_path / "cue_hands.json"
+    path.write_text(json.dumps({"images": images, "annotations": anns, "categories": [{"id": 1}]}))
+    return str(path)
+
+
 def tiny_config(tmp_path, coco: str, **train) -> dict:
     overrides = {"name": "side", "output": str(tmp_path), "model.arch": "resnet18", "model.handedness": "true",
                  "data.input_size": "64", "data.train": f"[{{format: coco, annotations: {coco}}}]",
@@ -76,7 +96,11 @@ def tiny_config(tmp_path, coco: str, **train) -> dict:
 
 def test_training_fits_the_head_and_the_release_carries_it(tmp_path):
     torch.manual_seed(0)
-    cfg = tiny_config(tmp_path, write_coco(tmp_path))
+    # Right hands darkened, left ones not: learnable in a few steps. No mirroring, which would flip the label
+    # but keep the brightness (and so make the cue contradict the labels).
+    right = [i % 2 == 0 for i in range(12)]
+    cfg = tiny_config(tmp_path, write_cue_coco(tmp_path, ["right" if r else "left" for r in right], right), epochs=3)
+    cfg["augment"]["flip"] = 0.0
     trainer = Trainer(cfg, tmp_path / "side")
     labels = [r.extra["right"] for r in trainer.train_set.records]
     assert labels == [1, 0] * 6  # the hand-made labels, read from the source
@@ -84,8 +108,10 @@ def test_training_fits_the_head_and_the_release_carries_it(tmp_path):
     trainer.fit()
     assert not torch.equal(before, trainer.model.handedness.weight.detach())  # the head was trained
     with open(tmp_path / "side" / "log.csv", newline="") as f:
-        row = list(csv.DictReader(f))[-1]
-    assert 0.0 <= float(row["handedness_acc"]) <= 1.0
+        rows = list(csv.DictReader(f))
+    # handedness_acc is measured on the same 12 hands (data.handedness_check): a head that learnt the labels
+    # gets (nearly) all of them; an untrained head, a wrong sign or labels lost on the way give about 50 %.
+    assert float(rows[-1]["handedness_acc"]) >= 11 / 12, rows
     model, info = load_model(tmp_path / "side" / "last.pt")  # what `handpose export` reads
     assert info["handedness"] is True and model.handedness is not None
 

@@ -381,7 +381,16 @@ def test_model_teacher_gives_the_models_hands():
     if not (ROOT / "handpose" / "weights" / "default.safetensors").is_file():
         pytest.skip("no bundled weights")
     teacher = ModelTeacher(max_hands=1, backend="torch", threads=1)
-    hands = teacher.detect(read_rgb(sorted((MINI / "evaluation" / "rgb").glob("*.jpg"))[0]))
-    assert len(hands) == 1
-    assert hands[0].keypoints.shape == (21, 2) and 0 < hands[0].score <= 1
-    assert hands[0].hand in (None, "left", "right")  # None: a release without a handedness head
+    assert teacher.estimator.has_handedness  # the bundled release has the left/right head
+    for path in sorted((MINI / "evaluation" / "rgb").glob("*.jpg")):
+        image = read_rgb(path)
+        hands = teacher.detect(image)
+        mirrored = teacher.detect(np.ascontiguousarray(image[:, ::-1]))
+        assert len(hands) == len(mirrored) == 1, path.name
+        assert hands[0].keypoints.shape == (21, 2) and 0 < hands[0].score <= 1
+        # the same hand, found in both photos (a mirrored photo puts x at width - 1 - x)
+        back = np.stack([image.shape[1] - 1 - mirrored[0].keypoints[:, 0], mirrored[0].keypoints[:, 1]], 1)
+        assert np.abs(back - hands[0].keypoints).mean() < 10, path.name
+        # a mirrored photo shows the person's other hand: the teacher must say the other side, and be sure of both
+        assert {hands[0].hand, mirrored[0].hand} == {"left", "right"}, path.name
+        assert min(hands[0].handedness_score, mirrored[0].handedness_score) > 0.9, path.name

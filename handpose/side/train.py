@@ -182,7 +182,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"encoder: {loaded} tensors from {args.backbone_weights} ({len(unused)} unused)", file=sys.stderr)
     model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.steps, pct_start=0.05)
+    # A warm-up of at least 1.5 steps: OneCycleLR divides by its phases' lengths (--steps 20 made one zero).
+    warmup = min(max(0.05, 1.5 / args.steps), 0.5)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.steps, pct_start=warmup)
     targets = torch.from_numpy(palm)
     model.train()
     bf16 = cpu_has_native_bf16()  # a cheaper step where the CPU has it; emulated, about 16x slower than float32
