@@ -18,7 +18,7 @@ def test_demo_runs_predicts_pipeline_on_every_mini_example_image(tmp_path, monke
     assert all(h["handedness"] in ("left", "right") for e in entries for h in e["hands"])
     out = capsys.readouterr().out
     epe = float(out.split("EPE ")[1].split(" px")[0])
-    # The bundled model's EPE on the mini-example: 7.5 px in README.md (`make demo`), 7.3 px measured with
-    # today's release. The bound sits ~1.2 px above: it catches a worse bundled model, a broken pipeline stage
-    # (no detector, no flip test: 9.5 px in README.md) or keypoints mapped back wrongly, not ONNX/CPU noise.
+    # The bundled model's EPE on the mini-example: 7.3 px (docs/demo.md, `make demo`). The bound sits ~1.2 px
+    # above: it catches a worse bundled model, a broken pipeline stage (no detector, no flip test) or keypoints
+    # mapped back wrongly, not ONNX/CPU noise.
     assert epe < 8.5, out
