@@ -22,8 +22,8 @@ import numpy as np
 from tqdm import tqdm
 
 from handpose.data.datasets import load_coco, load_freihand, read_rgb
-from handpose.data.label import Calibration, MediaPipeTeacher, label_image
-from handpose.data.label.annotate import match
+from handpose.apps.label import Calibration, MediaPipeTeacher, label_image
+from handpose.apps.label.annotate import match
 from handpose.data.calibration import JOINT_SETS, fit_offsets
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"

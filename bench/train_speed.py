@@ -29,7 +29,7 @@ from torch.utils.data import DataLoader, RandomSampler
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from handpose.pose.codec import HeatmapCodec  # noqa: E402
+from handpose.codec import HeatmapCodec  # noqa: E402
 from handpose.train.config import load_config  # noqa: E402
 from handpose.pose.model import build_model  # noqa: E402
 from handpose.train.loop import build_datasets, heatmap_loss  # noqa: E402

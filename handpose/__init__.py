@@ -2,7 +2,7 @@
 
 ``HandPipeline.create()(photo)`` gives the hands ``handpose predict photo`` gives (defaults.PHOTO)."""
 from .pipeline import HandPipeline
-from .pose.codec import HeatmapCodec
+from .codec import HeatmapCodec
 from .pose.inference import Hand, PoseEstimator
 from .pose.model import build_model
 from .skeleton import BONES, JOINT_NAMES, NUM_JOINTS

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from handpose.pose.codec import HeatmapCodec
+from handpose.codec import HeatmapCodec
 
 
 def random_keypoints(rng, n=21, margin=16):

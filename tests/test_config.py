@@ -24,7 +24,7 @@ def test_shipped_recipes_load(path):
 
 @pytest.mark.parametrize("path", DETECTOR_CONFIGS, ids=lambda p: p.name)
 def test_shipped_detector_recipes_load(path):
-    from handpose.detect.train import load_config as load_detector_config
+    from handpose.train.detect import load_config as load_detector_config
 
     cfg = load_detector_config(path)
     assert cfg["data"]["frames"] and cfg["train"]["epochs"] >= 1

@@ -4,7 +4,7 @@ import shutil
 import numpy as np
 import pytest
 
-from handpose.pose.codec import HeatmapCodec
+from handpose.codec import HeatmapCodec
 from handpose.data.datasets import HandDataset, load_coco, load_freihand, load_records, split_by_pose
 from handpose.errors import DatasetError, HandposeError
 from handpose.data.transforms import Augment, apply_affine

@@ -168,7 +168,7 @@ def test_training_samples_replay_per_seed_epoch_index(tmp_path):
     frame = Frame(tmp_path / "frames" / "f0.jpg", np.array([[10, 10, 18, 24]], np.float32))
     kps = fake_hand_crop(tmp_path / "h.png", np.random.default_rng(0))
     hands = [PasteHand(tmp_path / "h.png", kps, np.ones(21, np.float32))]
-    from handpose.detect.train import DEFAULTS
+    from handpose.train.detect import DEFAULTS
 
     ds = DetectionTrainSet([frame], hands, None, BoxCodec(64), DEFAULTS["augment"], 8, seed=3)
     a, b = ds.sample(5), ds.sample(5)

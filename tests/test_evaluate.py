@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from handpose.apps.cli import main as cli
-from handpose.pose.codec import HeatmapCodec
+from handpose.codec import HeatmapCodec
 from handpose.data.datasets import HandDataset, load_freihand
 from handpose.train.evaluate import predict_dataset, predict_scales
 from handpose.pose.model import build_model

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from handpose.apps.cli import main
-from handpose.pose.codec import HeatmapCodec
+from handpose.codec import HeatmapCodec
 from handpose.errors import HandposeError
 from handpose.pose.inference import PoseEstimator
 from handpose.pose.model import build_model

@@ -11,7 +11,7 @@ import torch
 from handpose.data.datasets import HandDataset, load_freihand
 from handpose.data.transforms import Augment
 from handpose.errors import HandposeError
-from handpose.pose.codec import HeatmapCodec
+from handpose.codec import HeatmapCodec
 from handpose.train.config import load_config
 from handpose.train.loop import Trainer, handedness_loss
 from handpose.weights import load_model

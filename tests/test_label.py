@@ -13,7 +13,7 @@ import pytest
 
 from handpose.data.datasets import load_coco
 from handpose.errors import HandposeError
-from handpose.data.label import Calibration, TeacherHand, label_image
+from handpose.apps.label import Calibration, TeacherHand, label_image
 from handpose.data.calibration import MCP_JOINTS, fit_offsets, hand_frame
 from handpose.skeleton import BONES, JOINT_NAMES
 
@@ -358,7 +358,7 @@ def test_fit_calibration_command_then_label_with_it(tmp_path):
 
 
 def test_mediapipe_missing_names_the_extra(monkeypatch):
-    from handpose.data.label.teachers import MediaPipeTeacher
+    from handpose.apps.label.teachers import MediaPipeTeacher
 
     monkeypatch.setitem(sys.modules, "mediapipe", None)  # import mediapipe now raises ImportError
     with pytest.raises(HandposeError, match=r"'teacher' extra.*handpose\[teacher\]"):
@@ -376,7 +376,7 @@ def test_user_mistakes_are_named(tmp_path):
 
 def test_model_teacher_gives_the_models_hands():
     from handpose.data.datasets import read_rgb
-    from handpose.data.label import ModelTeacher
+    from handpose.apps.label import ModelTeacher
 
     if not (ROOT / "handpose" / "weights" / "default.safetensors").is_file():
         pytest.skip("no bundled weights")

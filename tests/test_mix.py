@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from handpose.data.datasets import HandDataset, HandFreeCrops, load_coco, load_freihand
-from handpose.pose.codec import HeatmapCodec
+from handpose.codec import HeatmapCodec
 from handpose.errors import DatasetError
 from handpose.pose.model import build_model, load_backbone_weights
 from handpose.train.loop import MixSampler

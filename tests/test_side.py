@@ -17,7 +17,7 @@ from handpose.pose.inference import Hand, PoseEstimator
 from handpose.side import SideClassifier, chirality, right_logit
 from handpose.side.infer import DEFAULT_SIDE, side_info
 from handpose.side.model import PalmNet
-from handpose.side.train import palm_labels, sampling_weights
+from handpose.train.side import palm_labels, sampling_weights
 from handpose.tracking import SIDE_EVERY, SIDE_WARMUP, HandTracker
 from handpose.weights import save_release
 

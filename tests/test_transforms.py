@@ -1,7 +1,7 @@
 import cv2
 import numpy as np
 
-from handpose.pose.codec import HeatmapCodec
+from handpose.codec import HeatmapCodec
 from handpose.data.transforms import (Augment, apply_affine, box_to_center_size, crop_affine, invert_affine, keypoints_box,
                                  normalize, warp)
 

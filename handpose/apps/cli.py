@@ -17,11 +17,11 @@ COMMANDS = {
     "serve": ("handpose.apps.web.serve", "the web app under a production WSGI server"),
     "demo": ("handpose.apps.demo", "run the default model on the bundled sample images"),
     "train-handedness": ("handpose.pose.handedness", "fit the left/right hand head on a frozen pose model"),
-    "train-side": ("handpose.side.train", "train the palm-side classifier that tells left hands from right"),
+    "train-side": ("handpose.train.side", "train the palm-side classifier that tells left hands from right"),
     "gesture": ("handpose.apps.gesture", "train and evaluate gesture classifiers on folders of labelled photos"),
     "synth": ("handpose.data.synth.cli", "render synthetic hands with exact keypoints"),
-    "label": ("handpose.data.label", "label your own photos and videos with a teacher model"),
-    "detect-train": ("handpose.detect.train", "train the hand detector from a YAML recipe (configs/detector.yaml)"),
+    "label": ("handpose.apps.label", "label your own photos and videos with a teacher model"),
+    "detect-train": ("handpose.train.detect", "train the hand detector from a YAML recipe (configs/detector.yaml)"),
 }
 
 

@@ -74,6 +74,14 @@ def normalize(image_rgb: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(x.transpose(2, 0, 1))
 
 
+def hand_crop(image_rgb: np.ndarray, box, size: int, padding: float) -> tuple[np.ndarray, np.ndarray]:
+    """The crop a network sees for a hand box (x, y, w, h): the padded square around it warped to ``size``
+    and normalised, and the image -> crop matrix. The pose model and the palm-side classifier both read it."""
+    center, side = box_to_center_size(box, padding)
+    matrix = crop_affine(center, side, (size, size))
+    return normalize(warp(image_rgb, matrix, (size, size))), matrix
+
+
 @dataclass
 class Augment:
     """Training augmentation. Geometric parameters feed ``crop_affine``; photometric ones act on the crop."""

@@ -38,7 +38,7 @@ def load_detector(path: str | Path | None = None) -> tuple[HandDetectorNet, dict
         info, state = read_release(path, "detector weights")
     elif path.suffix == ".pt":
         from ..checkpoint import load_checkpoint
-        from .train import model_info
+        from .model import model_info
 
         ckpt = load_checkpoint(path)
         if "model" not in ckpt or "config" not in ckpt:

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..pose.model import MobileNetV2
+from ..backbones import MobileNetV2, load_encoder_weights
 
 # Indices of the last MobileNetV2 block at strides 8, 16 and 32 (outputs: 32, 96, 1280 channels).
 TAPS, TAP_CHANNELS = (6, 13, 18), (32, 96, 1280)
@@ -56,23 +56,12 @@ class HandDetectorNet(nn.Module):
 
 def load_backbone_weights(model: HandDetectorNet, path: str) -> int:
     """torchvision's ImageNet MobileNetV2 file into ``model.backbone``; returns the number of tensors loaded."""
-    from ..errors import HandposeError
+    return load_encoder_weights(model.backbone, path, "MobileNetV2")[0]
 
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise HandposeError(f"{path}: backbone weights file not found") from None
-    except Exception as e:
-        raise HandposeError(f"{path}: cannot read backbone weights ({e})") from None
-    state = state.get("state_dict", state) if isinstance(state, dict) else state
-    if not isinstance(state, dict):
-        raise HandposeError(f"{path}: not a state_dict")
-    state = {k.removeprefix("module."): v for k, v in state.items() if not k.startswith("classifier.")}
-    try:
-        result = model.backbone.load_state_dict(state, strict=False)
-    except RuntimeError as e:
-        raise HandposeError(f"{path}: does not fit MobileNetV2: {str(e).splitlines()[-1].strip()}") from None
-    if result.missing_keys:
-        raise HandposeError(f"{path}: not a MobileNetV2 file: {len(result.missing_keys)} encoder weights missing "
-                            f"(first: {result.missing_keys[0]})")
-    return len(state)
+
+def model_info(cfg: dict, metrics: dict | None = None) -> dict:
+    """What ``HandDetector`` needs besides the weights, from a training config (written into its release)."""
+    return {"kind": "hand-detector", "width": cfg["model"]["width"], "input_size": cfg["data"]["input_size"],
+            "stride": HandDetectorNet.stride, "box": "keypoint box [x, y, w, h], image pixels",
+            "score_threshold": cfg["eval"]["score_threshold"], "nms_iou": cfg["eval"]["nms_iou"],
+            "metrics": metrics or {}}

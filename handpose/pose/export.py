@@ -41,7 +41,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def keypoint_distances(info: dict, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Distances (input pixels) between the keypoints decoded from two heatmap batches."""
-    from .codec import HeatmapCodec
+    from ..codec import HeatmapCodec
 
     codec = HeatmapCodec.for_model(info)
     return np.linalg.norm(codec.decode(a)[0] - codec.decode(b)[0], axis=-1)

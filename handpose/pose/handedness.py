@@ -34,7 +34,7 @@ from tqdm import tqdm
 from ..data.datasets import load_coco, read_rgb
 from ..data.datasets.base import HandRecord
 from ..errors import HandposeError
-from ..data.transforms import box_to_center_size, crop_affine, normalize, warp
+from ..data.transforms import hand_crop
 
 TEACHER = "../shared/data/teacher_hands/annotations.json"
 CHECK = "../shared/data/uci_hand/annotations.json"
@@ -57,13 +57,6 @@ def labelled(records: list[HandRecord], min_teacher_score: float = 0.0) -> tuple
     return [r for r, _ in keep], np.array([y for _, y in keep], np.float32)
 
 
-def crop(image_rgb: np.ndarray, box, info: dict) -> np.ndarray:
-    """The crop the estimator makes for a hand box (PoseEstimator.crop): padded square, input size, normalised."""
-    size = (info["input_size"], info["input_size"])
-    center, side = box_to_center_size(box, info["padding"])
-    return normalize(warp(image_rgb, crop_affine(center, side, size), size))
-
-
 @torch.inference_mode()
 def pooled_features(model: torch.nn.Module, crops: np.ndarray) -> np.ndarray:
     """The encoder's stride-32 features, averaged over space: what the head sees (N, C)."""
@@ -79,7 +72,7 @@ def extract(model: torch.nn.Module, info: dict, records: list[HandRecord], label
     bar = tqdm(total=len(records), desc="features", unit="hand", disable=not progress, file=sys.stderr)
     for start in range(0, len(records), batch):
         chunk = records[start : start + batch]
-        crops = np.stack([crop(read_rgb(r.image), r.box, info) for r in chunk])
+        crops = np.stack([hand_crop(read_rgb(r.image), r.box, info["input_size"], info["padding"])[0] for r in chunk])
         y = labels[start : start + batch]
         feats.append(pooled_features(model, crops))
         ys.append(y)

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .codec import HeatmapCodec
+from ..codec import HeatmapCodec
 from ..data.datasets import read_rgb
 from ..errors import HandposeError
-from ..data.transforms import apply_affine, box_to_center_size, crop_affine, invert_affine, keypoints_box, normalize, warp
+from ..data.transforms import apply_affine, hand_crop, invert_affine, keypoints_box
 from ..weights import DEFAULT_WEIGHTS, load_model
 
 BACKENDS = ("torch", "onnx", "onnx-int8")  # onnx-int8: the export quantised to int8 (fastest on CPU)
@@ -156,10 +156,7 @@ class PoseEstimator:
     def crop(self, image_rgb: np.ndarray, box, padding: float | None = None,
              size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Crop: the padded square around ``box`` (x, y, w, h), warped to the input size (or ``size``)."""
-        center, side = box_to_center_size(box, self.padding if padding is None else padding)
-        out = (size, size) if size else self.codec.input_size
-        matrix = crop_affine(center, side, out)
-        return normalize(warp(image_rgb, matrix, out)), matrix
+        return hand_crop(image_rgb, box, size or self.codec.input_size[0], self.padding if padding is None else padding)
 
     def estimate_crops(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Estimate: normalised crops (N, 3, S, S) -> keypoints in crop pixels (N, 21, 2) and scores (N, 21).

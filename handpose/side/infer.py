@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from ..errors import HandposeError
-from ..pose.handedness import crop
+from ..data.transforms import hand_crop
 from ..pose.inference import side_of, sigmoid
 from ..weights import read_release
 from .model import PalmNet
@@ -107,7 +107,8 @@ class SideClassifier:
         """One palm-side logit per (image_rgb, keypoint box) job, all crops in one batch."""
         if not jobs:
             return np.zeros(0)
-        batch = np.stack([crop(image, box, self.info) for image, box in jobs])  # the pose model's framing
+        size, padding = self.info["input_size"], self.info["padding"]
+        batch = np.stack([hand_crop(image, box, size, padding)[0] for image, box in jobs])  # the pose model's framing
         logits = self._run(batch)
         if self.flip_test:
             logits = 0.5 * (logits + self._run(np.ascontiguousarray(batch[..., ::-1])))

@@ -9,11 +9,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..pose.model import MobileNetV2
+from ..backbones import MobileNetV2
 
 
 class PalmNet(nn.Module):
-    arch = "mobilenetv2"  # the encoder, as pose/model.py names it (load_backbone_weights says it)
+    arch = "mobilenetv2"  # the encoder, as backbones.py names it (errors loading its weights say it)
 
     def __init__(self):
         super().__init__()

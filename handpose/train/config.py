@@ -155,13 +155,13 @@ def _coerce(value, default, name: str):
     return value
 
 
-def _check_types(cfg: dict, defaults: dict, where: str = "") -> None:
+def check_types(cfg: dict, defaults: dict, where: str = "") -> None:
     for key, default in defaults.items():
         name = f"{where}{key}"
         if isinstance(default, dict):
             if not isinstance(cfg[key], dict):
                 raise HandposeError(f"config field {name!r} must be a mapping, got {cfg[key]!r}")
-            _check_types(cfg[key], default, name + ".")
+            check_types(cfg[key], default, name + ".")
         else:
             cfg[key] = _coerce(cfg[key], default, name)
 
@@ -170,7 +170,7 @@ def validate(cfg: dict) -> None:
     """Types as the defaults', then the values training would otherwise trip over late (or silently)."""
     from ..pose.model import ENCODERS
 
-    _check_types(cfg, DEFAULTS)
+    check_types(cfg, DEFAULTS)
     d, t, a = cfg["data"], cfg["train"], cfg["augment"]
     checks = [
         (cfg["model"]["arch"] in ENCODERS, "model.arch", f"one of {', '.join(ENCODERS)}"),

@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from . import metrics
-from ..pose.codec import HeatmapCodec
+from ..codec import HeatmapCodec
 from ..data.datasets import HandDataset, HandRecord, load_coco, load_freihand, read_rgb
 from ..checkpoint import resolve_device
 from ..errors import HandposeError

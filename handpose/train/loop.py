@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from ..checkpoint import load_checkpoint, resolve_device, run_to_start, save_checkpoint
-from ..pose.codec import HeatmapCodec
+from ..codec import HeatmapCodec
 from .config import load_config
 from ..data.datasets import HandDataset, HandFreeCrops, load_records, split_by_pose
 from ..data.datasets.base import check_images_exist

@@ -10,7 +10,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..backgrounds import paste_on_background, random_background
-from ...pose.codec import HeatmapCodec
+from ...codec import HeatmapCodec
 from ...errors import DatasetError
 from ..transforms import Augment, apply_affine, box_to_center_size, crop_affine, normalize, warp
 

@@ -26,10 +26,10 @@ from ..data.datasets import load_coco, read_rgb
 from ..data.transforms import box_to_center_size, crop_affine, normalize, warp
 from ..errors import HandposeError
 from ..pose.handedness import CHECK, TEACHER, label_of
-from ..pose.model import load_backbone_weights
-from ..train.hardware import cpu_has_native_bf16
-from .infer import CHIRALITY_SCALE, chirality, load_palmnet, right_logit, side_info
-from .model import PalmNet
+from ..backbones import load_encoder_weights
+from .hardware import cpu_has_native_bf16
+from ..side.infer import CHIRALITY_SCALE, chirality, load_palmnet, right_logit, side_info
+from ..side.model import PalmNet
 
 IMAGENET = "../shared/weights/mobilenet_v2_imagenet.pth"
 CONTEXT = 1.6  # the cached crops hold this much around the keypoint box, so scale and shift have room
@@ -178,7 +178,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         model = PalmNet()
         if args.backbone_weights and args.backbone_weights != "none":
-            loaded, unused = load_backbone_weights(model, args.backbone_weights)
+            loaded, unused = load_encoder_weights(model.backbone, args.backbone_weights, model.arch)
             print(f"encoder: {loaded} tensors from {args.backbone_weights} ({len(unused)} unused)", file=sys.stderr)
     model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..transforms import apply_affine, crop_affine, invert_affine, keypoints_box, warp
-from ..calibration import Calibration
+from ...data.transforms import apply_affine, crop_affine, invert_affine, keypoints_box, warp
+from ...data.calibration import Calibration
 from .teachers import Teacher, TeacherHand
 
 

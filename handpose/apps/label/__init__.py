@@ -5,7 +5,7 @@ calibration applied), sources.py (photos, video frames),
 writer.py (crops, journal, annotations.json / frames.json), command.py (the CLI and ``label()``).
 """
 from .annotate import LabelledHand, label_image
-from ..calibration import Calibration
+from ...data.calibration import Calibration
 from .command import LabelOptions, add_arguments, fit_calibration, label, run
 from .teachers import MediaPipeTeacher, ModelTeacher, Teacher, TeacherHand, load_teacher
 

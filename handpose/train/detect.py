@@ -25,14 +25,14 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from ..checkpoint import load_checkpoint, run_to_start, save_checkpoint
-from ..train.config import _check_types, deep_merge, read_recipe
+from .config import check_types, deep_merge, read_recipe
 from ..data.datasets import HandFreeCrops
 from ..errors import HandposeError
 from ..io import atomic_write, atomic_write_text
 from ..data.transforms import normalize
-from .codec import BoxCodec, match
-from .data import DetectionTrainSet, frame_samples, load_frames, load_paste_hands, pasted_samples
-from .model import HandDetectorNet, load_backbone_weights
+from ..detect.codec import BoxCodec, match
+from ..detect.data import DetectionTrainSet, frame_samples, load_frames, load_paste_hands, pasted_samples
+from ..detect.model import HandDetectorNet, load_backbone_weights, model_info
 
 SHARED = "../shared/data"
 DEFAULTS: dict = {
@@ -93,7 +93,7 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> dict:
         if not sep or not isinstance(node, dict) or leaf not in node:
             raise HandposeError(f"override {item!r}: must be KEY=VALUE with a known key (e.g. train.epochs=1)")
         node[leaf] = yaml.safe_load(value)
-    _check_types(cfg, DEFAULTS)
+    check_types(cfg, DEFAULTS)
     if cfg["data"]["input_size"] % 32:
         raise HandposeError(f"config field 'data.input_size' must be a multiple of 32, got {cfg['data']['input_size']}")
     for key in ("epochs", "steps_per_epoch", "batch_size"):
@@ -180,14 +180,6 @@ def plot_curves(rows: list[dict], path: Path) -> None:
     fig.tight_layout()
     atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=90, format="png"))
     plt.close(fig)
-
-
-def model_info(cfg: dict, metrics: dict | None = None) -> dict:
-    """What ``HandDetector`` needs besides the weights."""
-    return {"kind": "hand-detector", "width": cfg["model"]["width"], "input_size": cfg["data"]["input_size"],
-            "stride": HandDetectorNet.stride, "box": "keypoint box [x, y, w, h], image pixels",
-            "score_threshold": cfg["eval"]["score_threshold"], "nms_iou": cfg["eval"]["nms_iou"],
-            "metrics": metrics or {}}
 
 
 class DetectorTrainer:

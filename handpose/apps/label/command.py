@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from ...errors import HandposeError
 from .annotate import label_image, match
-from ..calibration import JOINT_SETS, Calibration, fit_offsets
+from ...data.calibration import JOINT_SETS, Calibration, fit_offsets
 from .sources import estimated_items, expand, items
 from .teachers import Teacher, load_teacher
 from .writer import Output, read_bgr
@@ -101,7 +101,7 @@ def fit_calibration(labels: str | Path, teacher: Teacher, tta: bool = False, lim
                     flip_tol: float = 0.08, joints: str = "mcp", progress: bool = True) -> Calibration:
     """Fit the teacher's per-joint offset (hand frame) on hand-made COCO keypoint labels. The teacher runs
     as it does when labelling (mirror check, TTA if asked); each label is matched to the nearest hand."""
-    from ..datasets import load_coco, read_rgb
+    from ...data.datasets import load_coco, read_rgb
 
     records = load_coco(labels)
     if limit:

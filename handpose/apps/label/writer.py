@@ -14,7 +14,7 @@ import numpy as np
 from ...errors import HandposeError
 from ...io import atomic_write_image, atomic_write_json
 from ...skeleton import BONES, JOINT_NAMES
-from ..transforms import apply_affine, crop_affine, keypoints_box, warp
+from ...data.transforms import apply_affine, crop_affine, keypoints_box, warp
 from .annotate import LabelledHand
 from .sources import Item
 
