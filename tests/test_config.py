@@ -30,6 +30,18 @@ def test_shipped_detector_recipes_load(path):
     assert cfg["data"]["frames"] and cfg["train"]["epochs"] >= 1
 
 
+def test_both_trainers_take_the_same_override_syntax():
+    from handpose.train.detect import load_config as load_detector_config
+
+    detector = load_detector_config(ROOT / "configs" / "detector.yaml", ["train.epochs=3", "train.lr=2e-3"])
+    pose = load_config(ROOT / "configs" / "mini_example.yaml", ["train.epochs=3", "train.lr=2e-3"])
+    assert detector["train"]["epochs"] == pose["train"]["epochs"] == 3
+    assert detector["train"]["lr"] == pose["train"]["lr"] == pytest.approx(2e-3)
+    for load, recipe in ((load_detector_config, "detector.yaml"), (load_config, "mini_example.yaml")):
+        with pytest.raises(HandposeError, match="unknown config field 'train.nonsense'"):
+            load(ROOT / "configs" / recipe, ["train.nonsense=1"])
+
+
 def test_overrides_are_parsed_as_yaml_values():
     cfg = load_config(ROOT / "configs" / "mini_example.yaml", [
         "train.epochs=5", "augment.scale=[0.5, 1.5]", "train.lr=1e-3", "train.init_weights=null",

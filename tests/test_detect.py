@@ -202,7 +202,7 @@ train: {{epochs: 1, steps_per_epoch: 2, batch_size: 2, workers: 0, threads: 1, b
     rows = (run / "log.csv").read_text().splitlines()
     assert len(rows) == 2 and "palms_recall" in rows[0] and "pasted_recall" in rows[0]
     assert main(["detect-train", "--config", str(recipe)]) == 2  # the run folder is taken: refused, not overwritten
-    assert main(["detect-train", "--resume", str(run), "--set", "train.epochs=2"]) == 0
+    assert main(["detect-train", "--resume", str(run), "train.epochs=2"]) == 0
     assert len((run / "log.csv").read_text().splitlines()) == 3
     assert torch.load(run / "last.pt", weights_only=False)["epoch"] == 2
 

@@ -102,8 +102,10 @@ def _merge_recipes(parent: dict, child: dict) -> dict:
     return out
 
 
-def load_config(path: str | Path | None, overrides: list[str] = ()) -> dict:
-    cfg = copy.deepcopy(DEFAULTS)
+def build_config(defaults: dict, path: str | Path | None, overrides: list[str] = ()) -> dict:
+    """Every trainer's config: its ``defaults``, the recipe at ``path`` (with its ``base:`` chain) over them,
+    then the command line's ``key.sub=value`` overrides (values read as YAML)."""
+    cfg = copy.deepcopy(defaults)
     if path is not None:
         cfg = deep_merge(cfg, read_recipe(path))
     for item in overrides:
@@ -119,6 +121,12 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> dict:
         if leaf not in node:
             raise HandposeError(f"unknown config field {key!r}")
         node[leaf] = yaml.safe_load(value)
+    return cfg
+
+
+def load_config(path: str | Path | None, overrides: list[str] = ()) -> dict:
+    """The pose trainer's config (build_config over DEFAULTS), validated."""
+    cfg = build_config(DEFAULTS, path, overrides)
     validate(cfg)
     return cfg
 

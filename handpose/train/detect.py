@@ -10,10 +10,8 @@ over both validation sets pooled (held-out palms frames + hgc_dev hands pasted i
 from __future__ import annotations
 
 import argparse
-import copy
 import csv
 import io
-import math
 import time
 from pathlib import Path
 
@@ -25,7 +23,8 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from ..checkpoint import load_checkpoint, run_to_start, save_checkpoint
-from .config import check_types, deep_merge, read_recipe
+from .config import build_config, check_types
+from .schedule import warmup_cosine
 from ..data.datasets import HandFreeCrops
 from ..errors import HandposeError
 from ..io import atomic_write, atomic_write_text
@@ -77,22 +76,12 @@ LOG_FIELDS = ["epoch", "lr", "loss", "heatmap_loss", "offset_loss", "size_loss",
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="YAML recipe (e.g. configs/detector.yaml)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR after its last finished epoch")
-    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override fields, e.g. train.epochs=1")
+    p.add_argument("overrides", nargs="*", metavar="key.sub=value",
+                   help="override recipe fields, as `handpose train` takes them, e.g. train.epochs=1")
 
 
 def load_config(path: str | Path | None, overrides: list[str] = ()) -> dict:
-    cfg = copy.deepcopy(DEFAULTS)
-    if path is not None:
-        cfg = deep_merge(cfg, read_recipe(path))
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        *parents, leaf = key.split(".")
-        node = cfg
-        for part in parents:
-            node = node.get(part) if isinstance(node, dict) else None
-        if not sep or not isinstance(node, dict) or leaf not in node:
-            raise HandposeError(f"override {item!r}: must be KEY=VALUE with a known key (e.g. train.epochs=1)")
-        node[leaf] = yaml.safe_load(value)
+    cfg = build_config(DEFAULTS, path, overrides)
     check_types(cfg, DEFAULTS)
     if cfg["data"]["input_size"] % 32:
         raise HandposeError(f"config field 'data.input_size' must be a multiple of 32, got {cfg['data']['input_size']}")
@@ -103,7 +92,7 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    cfg, run_dir = run_to_start(args.resume, args.config, args.set, load_config, refuse_existing=True)
+    cfg, run_dir = run_to_start(args.resume, args.config, args.overrides, load_config, refuse_existing=True)
     DetectorTrainer(cfg, run_dir, resume=bool(args.resume)).fit()
     return 0
 
@@ -228,10 +217,7 @@ class DetectorTrainer:
     def lr_factor(self, step: int) -> float:
         """Linear warm-up over ``warmup_steps``, then cosine to 0 at the last step."""
         t = self.cfg["train"]
-        total = t["epochs"] * self.steps_per_epoch
-        if step < t["warmup_steps"]:
-            return max(step / t["warmup_steps"], 1e-3)
-        return 0.5 * (1 + math.cos(math.pi * min((step - t["warmup_steps"]) / max(total - t["warmup_steps"], 1), 1.0)))
+        return warmup_cosine(step, t["warmup_steps"], t["epochs"] * self.steps_per_epoch)
 
     def fit(self) -> None:
         t = self.cfg["train"]

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import math
 import os
 import random
 import tempfile
@@ -29,6 +28,7 @@ from ..data.datasets.base import check_images_exist
 from ..errors import DatasetError, HandposeError
 from .evaluate import evaluate_dataset, false_hand_rate
 from .hardware import cpu_has_native_bf16
+from .schedule import warmup_cosine
 from ..pose.handedness import accuracy, label_of
 from ..io import atomic_write, atomic_write_json, atomic_write_text
 from ..pose.model import build_model, load_backbone_weights
@@ -294,12 +294,9 @@ class Trainer:
         """Linear warm-up, then cosine to 0 or steps of ``gamma`` at ``milestones`` (epochs)."""
         t = self.cfg["train"]
         epoch = step / self.steps_per_epoch
-        if epoch < t["warmup_epochs"]:
-            return max(epoch / t["warmup_epochs"], 1e-3)
-        if t["schedule"] == "step":
+        if t["schedule"] == "step" and epoch >= t["warmup_epochs"]:
             return t["gamma"] ** sum(epoch >= m for m in t["milestones"])
-        progress = (epoch - t["warmup_epochs"]) / max(t["epochs"] - t["warmup_epochs"], 1e-9)
-        return 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+        return warmup_cosine(epoch, t["warmup_epochs"], t["epochs"])
 
     # -- the loop ------------------------------------------------------------------------------------
     def fit(self) -> None:
