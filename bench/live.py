@@ -39,7 +39,9 @@ sys.path.insert(0, str(ROOT))
 from handpose.defaults import VIDEO  # noqa: E402
 from handpose.draw import draw_hand  # noqa: E402
 from handpose.errors import HandposeError  # noqa: E402
-from handpose.apps.live import FileSource, VideoOutput, process  # noqa: E402
+from handpose.apps.live import process  # noqa: E402
+from handpose.apps.outputs import VideoOutput  # noqa: E402
+from handpose.apps.sources import FileSource  # noqa: E402
 from handpose.pipeline import HandPipeline  # noqa: E402
 from handpose.pose.inference import BACKENDS  # noqa: E402
 from handpose.smoothing import jitter  # noqa: E402

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from handpose.apps.cli import main as cli
-from handpose.apps.live import CameraSource
+from handpose.apps.sources import CameraSource
 from handpose.apps.window import gui_problem, open_window
 from handpose.data.synth.gestures import CANNED
 from handpose.errors import HandposeError

@@ -1,18 +1,10 @@
-"""`handpose live`: real-time hand pose from a camera, a stream or a video file, tracked and smoothed.
-
-Camera and stream sources are read on a capture thread that keeps only the newest frame, so a slow frame
-never builds up lag; video files are decoded ahead on a thread too, but every frame is processed, in order.
-"""
+"""`handpose live`: real-time hand pose from a camera, a stream or a video file, tracked and smoothed: the
+loop (read -> track -> draw -> write) and the command. Frames come from sources.py, results go to outputs.py,
+the drawing is overlay.py's, the window window.py's."""
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import queue
-import re
 import sys
-import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,181 +12,17 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..draw import draw_hand
+from ..defaults import VIDEO
 from ..errors import HandposeError
 from ..io import atomic_write_image
 from ..smoothing import OneEuroParams
 from ..tracking import HandTracker
-from ..defaults import VIDEO
 from .options import add_pipeline_arguments, create_pipeline
+from .outputs import JsonlOutput, VideoOutput
+from .overlay import STAGES, draw_overlay
+from .sources import Frame, open_source
 from .window import gui_problem, open_window
 
-STAGES = ("read", "find", "track", "side", "smooth", "gesture", "draw", "write")
-
-
-# -- sources ------------------------------------------------------------------------------------------------
-@dataclass
-class Frame:
-    index: int
-    time: float  # seconds: position in a file, capture time since start for a camera
-    bgr: np.ndarray
-
-
-class FileSource:
-    """Every frame of a video file, in order, decoded one step ahead on a thread."""
-
-    live = False
-
-    def __init__(self, path: str):
-        if not Path(path).is_file():
-            raise HandposeError(f"{path}: video file not found")
-        self.cap = cv2.VideoCapture(path)
-        if not self.cap.isOpened():
-            raise HandposeError(f"{path}: not a readable video")
-        self.name = path
-        fps = self.cap.get(cv2.CAP_PROP_FPS)
-        self.fps = fps if fps and np.isfinite(fps) and fps > 0 else 30.0
-        self._queue: queue.Queue = queue.Queue(maxsize=4)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._decode, daemon=True)
-        self._thread.start()
-
-    def _decode(self) -> None:
-        i = 0
-        while not self._stop.is_set():
-            ok, bgr = self.cap.read()
-            item = Frame(i, i / self.fps, bgr) if ok else None
-            while not self._stop.is_set():
-                try:
-                    self._queue.put(item, timeout=0.1)
-                    break
-                except queue.Full:
-                    continue
-            if item is None:
-                return
-            i += 1
-
-    def read(self) -> Frame | None:
-        return self._queue.get()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.cap.release()
-
-
-class CameraSource:
-    """A camera index or a stream URL, read on a thread that keeps only the newest frame."""
-
-    live = True
-
-    def __init__(self, spec: str):
-        self.name = f"camera {spec}" if spec.isdigit() else f"stream {spec}"
-        try:  # OpenCV's own warnings about a missing device would bury our message
-            cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
-        except AttributeError:
-            pass
-        self.cap = cv2.VideoCapture(int(spec) if spec.isdigit() else spec)
-        ok, bgr = self.cap.read() if self.cap.isOpened() else (False, None)
-        if not ok:
-            self.cap.release()
-            raise HandposeError(
-                f"{self.name}: cannot be opened or gives no frames (no camera here, or it is in use). "
-                "To run on a video file instead, pass --source FILE (e.g. --source hand.mp4)")
-        fps = self.cap.get(cv2.CAP_PROP_FPS)
-        self.fps = fps if fps and np.isfinite(fps) and 1 <= fps <= 240 else 30.0
-        self.start = time.perf_counter()
-        self.dropped = 0  # frames overwritten before anyone read them
-        self._latest: Frame | None = Frame(0, 0.0, bgr)
-        self._count = 1
-        self._done = False
-        self._cond = threading.Condition()
-        self._thread = threading.Thread(target=self._capture, daemon=True)
-        self._thread.start()
-
-    def _capture(self) -> None:
-        while True:
-            ok, bgr = self.cap.read()
-            with self._cond:
-                if self._done or not ok:
-                    self._done = True
-                    self._cond.notify_all()
-                    return
-                if self._latest is not None:
-                    self.dropped += 1
-                self._latest = Frame(self._count, time.perf_counter() - self.start, bgr)
-                self._count += 1
-                self._cond.notify_all()
-
-    def read(self) -> Frame | None:
-        """The newest frame not yet handed out (waits for one); None when the camera stops."""
-        with self._cond:
-            while self._latest is None and not self._done:
-                self._cond.wait()
-            frame, self._latest = self._latest, None
-            return frame
-
-    def close(self) -> None:
-        with self._cond:
-            self._done = True
-        self._thread.join(timeout=2)
-        self.cap.release()
-
-
-def open_source(spec: str) -> FileSource | CameraSource:
-    if spec.isdigit() or "://" in spec or spec.startswith("/dev/video"):
-        return CameraSource(spec)
-    return FileSource(spec)
-
-
-# -- outputs ------------------------------------------------------------------------------------------------
-class AtomicOutput:
-    """A file written under a temporary name beside its destination and renamed into place on commit."""
-
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, self.tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp" + self.path.suffix, dir=self.path.parent)
-        os.close(fd)
-
-    def finish(self, commit: bool) -> None:
-        if commit:
-            os.replace(self.tmp, self.path)
-        else:
-            Path(self.tmp).unlink(missing_ok=True)
-
-
-class VideoOutput(AtomicOutput):
-    def __init__(self, path: str | Path, fps: float, size: tuple[int, int]):
-        super().__init__(path)
-        self.writer = cv2.VideoWriter(self.tmp, cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
-        if not self.writer.isOpened():
-            self.finish(False)
-            raise HandposeError(f"{path}: cannot write a video here (use an .mp4 name)")
-
-    def write(self, bgr: np.ndarray) -> None:
-        self.writer.write(bgr)
-
-    def finish(self, commit: bool) -> None:
-        if hasattr(self, "writer"):
-            self.writer.release()
-        super().finish(commit)
-
-
-class JsonlOutput(AtomicOutput):
-    def __init__(self, path: str | Path):
-        super().__init__(path)
-        self.file = open(self.tmp, "w")
-
-    def write(self, obj: dict) -> None:
-        self.file.write(json.dumps(obj, separators=(",", ":")) + "\n")
-
-    def finish(self, commit: bool) -> None:
-        self.file.close()
-        super().finish(commit)
-
-
-# -- display ------------------------------------------------------------------------------------------------
 GUI_HELP = ("For a window, run on a desktop session with Python's Tk (Debian/Ubuntu: apt install python3-tk), "
             "or replace the headless OpenCV build with the full one (the two clash when both are installed): "
             "`pip uninstall -y opencv-python-headless && pip install opencv-python`. "
@@ -233,21 +61,6 @@ class Stats:
             vals = np.asarray(vals)
             lines.append(f"| {name} | {vals.mean() if len(vals) else 0:.1f} | {pct(vals, 50):.1f} | {pct(vals, 90):.1f} | {pct(vals, 99):.1f} |")
         return "\n".join(lines)
-
-
-def draw_overlay(bgr: np.ndarray, tracks, fps: float, ms: dict, found: bool, mirror: bool) -> np.ndarray:
-    for tr in tracks:
-        shown = tr.shown
-        draw_hand(bgr, tr.keypoints, box=tr.hand.box, label=f"#{tr.id} {shown.label}")
-    state = "finding" if found else "tracking"
-    lines = [f"FPS {fps:5.1f}  {state}  hands {len(tracks)}" + ("  mirror" if mirror else ""),
-             "  ".join(f"{s} {ms.get(s, 0.0):.1f}" for s in STAGES) + " ms"]
-    scale = max(0.4, bgr.shape[0] / 900)
-    height = int(22 * scale / 0.4 * 0.9)
-    cv2.rectangle(bgr, (0, 0), (bgr.shape[1], height * len(lines) + 6), (0, 0, 0), -1)
-    for i, text in enumerate(lines):
-        cv2.putText(bgr, text, (6, height * (i + 1)), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)
-    return bgr
 
 
 # -- the loop -----------------------------------------------------------------------------------------------
