@@ -19,15 +19,31 @@ def need(path: Path):
     return pytest.mark.skipif(not path.exists(), reason=f"{path} not present")
 
 
-def untrained_release(path: Path, input_size: int = 128, seed: int = 0) -> Path:
+def untrained_release(path: Path, input_size: int = 128, seed: int = 0, *, peaks: bool = False,
+                      loud_head: bool = False, handedness: bool = False, metrics: dict | None = None) -> Path:
     """An untrained ResNet-18 saved as a release, as a user would get one: its predictions are poor but real,
-    which is all the plumbing tests need."""
+    which is all the plumbing tests need; the one helper every test that needs a model file uses.
+    ``peaks``: larger final-layer weights, so heatmaps peak clearly; ``loud_head``: Kaiming-initialised
+    deconvolutions too, so every photo scores above the presence threshold (a hand in every photo);
+    ``handedness``: a left/right head whose (random) answers are far from 0.5."""
     import torch
+    from torch import nn
 
     from handpose.pose.model import build_model
     from handpose.weights import save_release
 
     torch.manual_seed(seed)
-    info = dict(arch="resnet18", num_joints=21, input_size=input_size, sigma=2.0, padding=1.25, metrics={})
-    save_release(build_model("resnet18"), info, path)
+    model = build_model("resnet18", handedness=handedness)
+    with torch.no_grad():
+        if loud_head:
+            for m in model.deconv_layers.modules():
+                if isinstance(m, nn.ConvTranspose2d):
+                    nn.init.kaiming_normal_(m.weight)
+        if peaks or loud_head:
+            model.final_layer.weight.normal_(0, 0.05)
+        if handedness:
+            model.handedness.weight.normal_(0, 0.5)
+    info = dict(arch="resnet18", num_joints=21, input_size=input_size, sigma=2.0, padding=1.25,
+                metrics=metrics or {}, **({"handedness": True} if handedness else {}))
+    save_release(model, info, path)
     return path

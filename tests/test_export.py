@@ -11,7 +11,7 @@ from handpose.errors import HandposeError
 from handpose.pose.inference import PoseEstimator
 from handpose.pose.model import build_model
 from handpose.pose.onnx_backend import OnnxBackend
-from handpose.weights import load_model, save_release
+from handpose.weights import load_model
 
 from .conftest import MINI, untrained_release
 
@@ -20,13 +20,7 @@ INFO = dict(arch="resnet18", num_joints=21, input_size=64, sigma=2.0, padding=1.
 
 @pytest.fixture(scope="module")
 def release(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("release") / "m.safetensors"
-    torch.manual_seed(0)
-    model = build_model("resnet18")
-    with torch.no_grad():  # larger final-layer weights than the initialisation, so peaks are well defined
-        model.final_layer.weight.normal_(0, 0.05)
-    save_release(model, INFO, path)
-    return path
+    return untrained_release(tmp_path_factory.mktemp("release") / "m.safetensors", INFO["input_size"], peaks=True)
 
 
 @pytest.fixture(scope="module")

@@ -11,10 +11,9 @@ from handpose.data.datasets import load_freihand, read_rgb
 from handpose.errors import HandposeError
 from handpose.pose.find_hand import find_hands, square_iou, windows
 from handpose.pose.inference import Hand, PoseEstimator, to_rgb
-from handpose.pose.model import build_model
-from handpose.weights import DEFAULT_WEIGHTS, save_release
+from handpose.weights import DEFAULT_WEIGHTS
 
-from .conftest import MINI
+from .conftest import MINI, untrained_release
 
 # Accuracy tests use the bundled default model (HANDPOSE_TEST_WEIGHTS may point them at another one).
 TRAINED = Path(os.environ.get("HANDPOSE_TEST_WEIGHTS") or DEFAULT_WEIGHTS)
@@ -23,8 +22,7 @@ need_trained = pytest.mark.skipif(not TRAINED.is_file(), reason=f"{TRAINED} not 
 
 def small_model(path: Path, size: int = 64) -> Path:
     """An untrained ResNet-18 release with a small input, so API tests run fast."""
-    info = dict(arch="resnet18", num_joints=21, input_size=size, sigma=2.0, padding=1.25, metrics={})
-    save_release(build_model("resnet18"), info, path)
+    return untrained_release(path, size)
     return path
 
 

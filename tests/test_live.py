@@ -9,26 +9,20 @@ import time
 import cv2
 import numpy as np
 import pytest
-import torch
 
 from handpose.apps.cli import main as cli
 from handpose.apps.sources import CameraSource
 from handpose.apps.window import gui_problem, open_window
 from handpose.data.synth.gestures import CANNED
 from handpose.errors import HandposeError
-from handpose.pose.model import build_model
 from handpose.data.video import LabelledVideo, freihand_hands, mini_example_video, two_hand_video
-from handpose.weights import DEFAULT_WEIGHTS, save_release
-from tests.conftest import ROOT
+from handpose.weights import DEFAULT_WEIGHTS
+from tests.conftest import ROOT, untrained_release
 
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("model") / "m.safetensors"
-    save_release(build_model("resnet18"), dict(arch="resnet18", num_joints=21, input_size=128, sigma=2.0,
-                                               padding=1.25, metrics={}), path)
-    return path
+    return untrained_release(tmp_path_factory.mktemp("model") / "m.safetensors", 128)
 
 
 @pytest.fixture(scope="module")

@@ -19,14 +19,13 @@ from handpose.data.datasets import load_freihand, read_rgb
 from handpose.errors import HandposeError
 from handpose.pose.handedness import attach_head, extract, fit_logistic, label_of, logits_of
 from handpose.pose.inference import Hand, PoseEstimator
-from handpose.pose.model import build_model
 from handpose.pipeline import HandPipeline, box_iou, grow, load_detector
 from handpose.apps.predict import predict_files
 from handpose.tracking import HandTracker
 from handpose.data.transforms import box_to_center_size
-from handpose.weights import load_model, save_release
+from handpose.weights import load_model
 
-from .conftest import MINI
+from .conftest import MINI, untrained_release
 
 INFO = dict(arch="resnet18", num_joints=21, input_size=64, sigma=2.0, padding=1.25, metrics={})
 
@@ -50,14 +49,8 @@ class FakeDetector:
 
 
 def release(path: Path, head: bool, seed: int = 0) -> Path:
-    torch.manual_seed(seed)
-    model = build_model("resnet18", handedness=head)
-    with torch.no_grad():  # well-defined peaks and a head that says something (an untrained one says ~0.5)
-        model.final_layer.weight.normal_(0, 0.05)
-        if head:
-            model.handedness.weight.normal_(0, 0.5)
-    save_release(model, {**INFO, "handedness": True} if head else INFO, path)
-    return path
+    """Well-defined peaks and, with ``head``, a left/right head that says something (an untrained one says ~0.5)."""
+    return untrained_release(path, INFO["input_size"], seed, peaks=True, handedness=head)
 
 
 @pytest.fixture(scope="module")

@@ -8,20 +8,15 @@ import numpy as np
 import pytest
 
 from handpose.apps.cli import main
-from handpose.pose.model import build_model
-from handpose.weights import save_release
 
-from .conftest import MINI
+from .conftest import MINI, untrained_release
 
 EVAL = MINI / "evaluation" / "rgb"
 
 
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("model") / "m.safetensors"
-    save_release(build_model("resnet18"), dict(arch="resnet18", num_joints=21, input_size=64, sigma=2.0,
-                                                padding=1.25, metrics={}), path)
-    return path
+    return untrained_release(tmp_path_factory.mktemp("model") / "m.safetensors", 64)
 
 
 @pytest.fixture(autouse=True)

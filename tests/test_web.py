@@ -15,18 +15,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
-from torch import nn
 
 from handpose.pose.inference import PoseEstimator
-from handpose.pose.model import build_model
 from handpose.pipeline import HandPipeline
 from handpose.apps.web.app import create_app
 from handpose.apps.web.serve import serving
-from handpose.weights import save_release
 
-from .conftest import MINI
+from .conftest import MINI, untrained_release
 
 JPG = MINI / "training" / "rgb" / "00000000.jpg"
 
@@ -34,15 +30,7 @@ JPG = MINI / "training" / "rgb" / "00000000.jpg"
 def make_release(path: Path) -> Path:
     """A resnet18 release with random weights whose head is scaled up, so that its (meaningless) heatmaps peak
     above the presence threshold and every photo yields a hand: the web plumbing needs a hand, not accuracy."""
-    torch.manual_seed(0)
-    model = build_model("resnet18")
-    for m in model.deconv_layers.modules():
-        if isinstance(m, nn.ConvTranspose2d):
-            nn.init.kaiming_normal_(m.weight)
-    nn.init.normal_(model.final_layer.weight, std=0.05)
-    info = dict(arch="resnet18", num_joints=21, input_size=128, sigma=2.0, padding=1.25, metrics={"PCK@0.2": 0.0})
-    save_release(model, info, path)
-    return path
+    return untrained_release(path, 128, loud_head=True, metrics={"PCK@0.2": 0.0})
 
 
 @pytest.fixture(scope="module")
