@@ -29,7 +29,7 @@ from latency import HGC, MINI_EXAMPLE, mediapipe_hands, timed  # noqa: E402
 from handpose.data.datasets import load_freihand, read_rgb  # noqa: E402
 from handpose.errors import HandposeError  # noqa: E402
 from handpose.io import atomic_write_json  # noqa: E402
-from handpose.pose.export import calibration_crops  # noqa: E402
+from handpose.pose.onnx_backend import calibration_crops  # noqa: E402
 from handpose.pose.inference import PoseEstimator  # noqa: E402
 from handpose.pose.onnx_backend import export_onnx, quantize_int8  # noqa: E402
 from handpose.train import metrics  # noqa: E402

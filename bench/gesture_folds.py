@@ -22,7 +22,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from handpose.apps.gesture import labelled_photos, scores  # noqa: E402
-from handpose.data.synth.cli import DEFAULT_MESHES  # noqa: E402
+from handpose.apps.synth import DEFAULT_MESHES  # noqa: E402
 from handpose.data.synth.gestures import CANNED, sample_gesture_keypoints  # noqa: E402
 from handpose.gesture.fit import fit  # noqa: E402
 

@@ -29,7 +29,8 @@ sys.path.insert(0, str(ROOT))
 
 from handpose.train import metrics  # noqa: E402
 from handpose.data.datasets import load_freihand, read_rgb  # noqa: E402
-from handpose.pose.export import MINI_EXAMPLE, calibration_crops  # noqa: E402
+from handpose.data.datasets import MINI_EXAMPLE  # noqa: E402
+from handpose.pose.onnx_backend import calibration_crops  # noqa: E402
 from handpose.pose.inference import PoseEstimator  # noqa: E402
 from handpose.pose.model import build_model  # noqa: E402
 from handpose.pose.onnx_backend import export_onnx, quantize_int8  # noqa: E402

@@ -32,7 +32,8 @@ sys.path.insert(0, str(ROOT))
 from handpose.codec import HeatmapCodec  # noqa: E402
 from handpose.train.config import load_config  # noqa: E402
 from handpose.pose.model import build_model  # noqa: E402
-from handpose.train.loop import build_datasets, heatmap_loss  # noqa: E402
+from handpose.train.data import build_datasets  # noqa: E402
+from handpose.train.losses import heatmap_loss  # noqa: E402
 
 MINI = ROOT / "data" / "datasets" / "mini-example"
 

@@ -107,3 +107,13 @@ def test_the_layer_check_sees_an_upward_import():
     found = imports_of_source("from ..pipeline import HandPipeline\n", probe, modules)
     assert found == {"handpose.pipeline"}
     assert layer_of("handpose.pipeline") > layer_of("handpose.data._layer_probe")
+
+
+def test_commands_live_in_apps():
+    """Every `handpose` command is a module of apps/, and no library module holds a command line."""
+    from handpose.apps.cli import COMMANDS
+
+    assert all(module.startswith("handpose.apps.") for module, _ in COMMANDS.values()), COMMANDS
+    outside = [str(f.relative_to(PKG)) for f in PKG.rglob("*.py") if "apps" not in f.relative_to(PKG).parts
+               and any(isinstance(n, ast.FunctionDef) and n.name == "add_arguments" for n in ast.parse(f.read_text()).body)]
+    assert not outside, f"command lines outside apps/: {outside}"

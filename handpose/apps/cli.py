@@ -9,19 +9,19 @@ from ..errors import HandposeError
 
 # command -> (module, one-line help). Modules are imported only when their command runs, so start-up is quick.
 COMMANDS = {
-    "train": ("handpose.train.loop", "train a model from a YAML recipe"),
-    "evaluate": ("handpose.train.evaluate", "PCK / AUC / EPE of a model on a dataset"),
+    "train": ("handpose.apps.train", "train a model from a YAML recipe"),
+    "evaluate": ("handpose.apps.evaluate", "PCK / AUC / EPE of a model on a dataset"),
     "predict": ("handpose.apps.predict", "keypoints for image files or folders"),
-    "export": ("handpose.pose.export", "export a model to ONNX (optionally int8)"),
+    "export": ("handpose.apps.export", "export a model to ONNX (optionally int8)"),
     "live": ("handpose.apps.live", "real-time hand pose from a camera or a video"),
     "serve": ("handpose.apps.web.serve", "the web app under a production WSGI server"),
     "demo": ("handpose.apps.demo", "run the default model on the bundled sample images"),
-    "train-handedness": ("handpose.pose.handedness", "fit the left/right hand head on a frozen pose model"),
-    "train-side": ("handpose.train.side", "train the palm-side classifier that tells left hands from right"),
+    "train-handedness": ("handpose.apps.train_handedness", "fit the left/right hand head on a frozen pose model"),
+    "train-side": ("handpose.apps.train_side", "train the palm-side classifier that tells left hands from right"),
     "gesture": ("handpose.apps.gesture", "train and evaluate gesture classifiers on folders of labelled photos"),
-    "synth": ("handpose.data.synth.cli", "render synthetic hands with exact keypoints"),
+    "synth": ("handpose.apps.synth", "render synthetic hands with exact keypoints"),
     "label": ("handpose.apps.label", "label your own photos and videos with a teacher model"),
-    "detect-train": ("handpose.train.detect", "train the hand detector from a YAML recipe (configs/detector.yaml)"),
+    "detect-train": ("handpose.apps.detect_train", "train the hand detector from a YAML recipe (configs/detector.yaml)"),
 }
 
 

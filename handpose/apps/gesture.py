@@ -237,7 +237,7 @@ def train(args: argparse.Namespace) -> int:
         train_labels += c
         weights += w
     if args.synth:
-        from ..data.synth.cli import DEFAULT_MESHES
+        from .synth import DEFAULT_MESHES
         from ..data.synth.gestures import CANNED, sample_gesture_keypoints
 
         odd = sorted(set(train_labels) - set(CANNED))

@@ -9,7 +9,6 @@ over both validation sets pooled (held-out palms frames + hgc_dev hands pasted i
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import time
@@ -22,7 +21,7 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from ..checkpoint import load_checkpoint, run_to_start, save_checkpoint
+from ..checkpoint import load_checkpoint, save_checkpoint
 from .config import build_config, check_types
 from .schedule import warmup_cosine
 from ..data.datasets import HandFreeCrops
@@ -73,13 +72,6 @@ LOG_FIELDS = ["epoch", "lr", "loss", "heatmap_loss", "offset_loss", "size_loss",
               "pasted_recall", "pasted_precision", "recall", "precision", "F1", "seconds"]
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", help="YAML recipe (e.g. configs/detector.yaml)")
-    p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR after its last finished epoch")
-    p.add_argument("overrides", nargs="*", metavar="key.sub=value",
-                   help="override recipe fields, as `handpose train` takes them, e.g. train.epochs=1")
-
-
 def load_config(path: str | Path | None, overrides: list[str] = ()) -> dict:
     cfg = build_config(DEFAULTS, path, overrides)
     check_types(cfg, DEFAULTS)
@@ -89,12 +81,6 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> dict:
         if cfg["train"][key] < 1:
             raise HandposeError(f"config field 'train.{key}' must be at least 1, got {cfg['train'][key]}")
     return cfg
-
-
-def run(args: argparse.Namespace) -> int:
-    cfg, run_dir = run_to_start(args.resume, args.config, args.overrides, load_config, refuse_existing=True)
-    DetectorTrainer(cfg, run_dir, resume=bool(args.resume)).fit()
-    return 0
 
 
 def focal_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

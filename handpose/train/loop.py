@@ -1,15 +1,13 @@
-"""`handpose train`: one loop for one CPU, one GPU, or many processes under torchrun (DDP).
+"""Pose training (`handpose train`, apps/train.py): one loop for one CPU, one GPU, or many processes under torchrun (DDP).
 
 Each epoch: train loss, validation metrics, a CSV row, curves.png, and atomic `last`/`best` checkpoints
 that hold everything needed to continue exactly (`--resume RUN_DIR`).
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import os
 import random
-import tempfile
 import time
 from pathlib import Path
 
@@ -20,138 +18,20 @@ import yaml
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from ..checkpoint import load_checkpoint, resolve_device, run_to_start, save_checkpoint
+from ..checkpoint import load_checkpoint, resolve_device, save_checkpoint
 from ..codec import HeatmapCodec
-from .config import load_config
-from ..data.datasets import HandDataset, HandFreeCrops, load_records, split_by_pose
-from ..data.datasets.base import check_images_exist
-from ..errors import DatasetError, HandposeError
-from .evaluate import evaluate_dataset, false_hand_rate
+from ..errors import HandposeError
+from .data import MixSampler, build_datasets, build_handedness_checks, build_reports, read_hand_free
+from .evaluate import evaluate_dataset, false_hand_rate, handedness_accuracy
+from .losses import handedness_loss, heatmap_loss
 from .hardware import cpu_has_native_bf16
 from .schedule import warmup_cosine
-from ..pose.handedness import accuracy, label_of
-from ..io import atomic_write, atomic_write_json, atomic_write_text
+from ..io import atomic_write, atomic_write_text
 from ..pose.model import build_model, load_backbone_weights
 from ..weights import read_release
-from ..data.transforms import Augment
 
 LOG_FIELDS = ["epoch", "lr", "train_loss", "PCK@0.2", "AUC", "EPE", "AUC_norm", "seconds"]
-__all__ = ["Trainer", "build_datasets", "heatmap_loss", "load_checkpoint", "resolve_device", "save_checkpoint"]
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", help="recipe YAML (see configs/)")
-    p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint")
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="override train.device")
-    p.add_argument("--output", help="folder for runs (default: the recipe's output, runs/)")
-    p.add_argument("--validate", metavar="WEIGHTS", help="train nothing: score WEIGHTS (.pt or .safetensors) with the "
-                   "recipe's per-epoch checks (validation set, held-out sources, hand-free crops, left/right) and print them")
-    p.add_argument("--json", metavar="FILE", help="with --validate: also write the scores to FILE")
-    p.add_argument("--record", action="store_true", help="with --validate of a .safetensors release: write the scores "
-                   "into its .json as its metrics (an averaged release has none until measured)")
-    p.add_argument("overrides", nargs="*", metavar="key.sub=value", help="override recipe fields, e.g. train.epochs=5")
-
-
-def run(args: argparse.Namespace) -> int:
-    if args.validate:
-        return validate_weights(args)
-    if args.json or args.record:
-        raise HandposeError("--json and --record go with --validate")
-    cfg, run_dir = run_to_start(args.resume, args.config, args.overrides, load_config, args.output)
-    if args.device:
-        cfg["train"]["device"] = args.device
-    Trainer(cfg, run_dir, resume=bool(args.resume)).fit()
-    return 0
-
-
-def validate_weights(args: argparse.Namespace) -> int:
-    """The checks an epoch of the recipe ends with, for a model that no epoch made (an averaged release),
-    so that its metrics come from the same code as the training log's."""
-    if not args.config or args.resume:
-        raise HandposeError("--validate needs --config (the recipe whose checks to run) and no --resume")
-    if not Path(args.validate).is_file():
-        raise HandposeError(f"--validate {args.validate}: file not found")
-    if args.record and not args.validate.endswith(".safetensors"):
-        raise HandposeError(f"--record writes into a release's .json: {args.validate} is not a .safetensors release")
-    cfg = load_config(args.config, [*args.overrides, f"train.init_weights={args.validate}", "train.backbone_weights=null"])
-    if args.device:
-        cfg["train"]["device"] = args.device
-    with tempfile.TemporaryDirectory() as tmp:
-        trainer = Trainer(cfg, Path(tmp))
-        scores = trainer.validate()
-        if trainer.writer is not None:
-            trainer.writer.close()
-    scores = {k: round(v, 4) if isinstance(v, float) else v for k, v in scores.items()}
-    print(" ".join(f"{k}={v}" for k, v in scores.items()), flush=True)
-    if args.json:
-        atomic_write_json(Path(args.json), {"weights": str(args.validate), "config": str(args.config), "metrics": scores})
-        print(f"wrote {args.json}")
-    if args.record:
-        release = Path(args.validate)
-        info, _ = read_release(release)
-        note = (f"measured on this release by `handpose train --config {args.config} --validate {release.name}` "
-                f"(flip test {'on' if cfg['train']['flip_test'] else 'off'})")
-        atomic_write_json(release.with_suffix(".json"), {**info, "metrics": scores, "metrics_note": note})
-        print(f"wrote the scores into {release.with_suffix('.json')}")
-    return 0
-
-
-def source_name(spec: dict, index: int) -> str:
-    return str(spec.get("name") or Path(spec.get("annotations") or spec.get("root") or f"source{index}").stem)
-
-
-def build_datasets(cfg: dict, codec: HeatmapCodec) -> tuple[HandDataset, HandDataset]:
-    """The training set and the selection set. Each training record's ``extra["group"]`` is the index of its
-    ``data.train`` entry, which the sampler mixes by weight."""
-    d, a = cfg["data"], dict(cfg["augment"])
-    if not d["train"]:
-        raise HandposeError("config: data.train lists no dataset")
-    train = []
-    for i, spec in enumerate(d["train"]):
-        labels = cfg["model"]["handedness"] and spec.get("handedness", True)
-        for r in read_source(spec, f"data.train[{i}]"):
-            r.extra["group"] = i
-            if labels:  # HandDataset reads it (and flips it with a mirroring crop)
-                r.extra["right"] = label_of(r, cfg["train"]["handedness_min_score"])
-            train.append(r)
-    if d["val"]:
-        val = [r for i, spec in enumerate(d["val"]) for r in read_source(spec, f"data.val[{i}]")]
-    else:  # hold out whole poses (FreiHAND) or images
-        for i, r in enumerate(train):  # COCO records: a video sequence stays on one side
-            r.extra.setdefault("pose", r.extra.get("sequence", i))
-        train, val = split_by_pose(train, d["val_fraction"], cfg["train"]["seed"])
-    if not val:
-        raise HandposeError("config: the validation set is empty (set data.val or a larger data.val_fraction)")
-    for records, source in ((train, "data.train"), (val, "data.val")):
-        check_images_exist(records, source)
-        check_images_readable(records, source)
-    background, negatives, real_negatives = a.pop("background"), a.pop("negatives"), a.pop("real_negatives")
-    a["scale"] = tuple(a["scale"])
-    hand_free = read_hand_free(d["hand_free"], "data.hand_free")
-    train_ds = HandDataset(train, codec, Augment(**a), d["padding"], cfg["train"]["seed"], background, negatives,
-                           hand_free, real_negatives)
-    return train_ds, HandDataset(val, codec, None, d["padding"])
-
-
-def build_reports(cfg: dict, codec: HeatmapCodec) -> dict[str, HandDataset]:
-    """data.report's named validation sets (reported each epoch, never used to select)."""
-    out = {}
-    for i, spec in enumerate(cfg["data"]["report"]):
-        records = read_source(spec, f"data.report[{i}]")
-        check_images_exist(records, f"data.report[{i}]")
-        out[spec["name"]] = HandDataset(records, codec, None, cfg["data"]["padding"])
-    return out
-
-
-def build_handedness_checks(cfg: dict, codec: HeatmapCodec) -> list[HandDataset]:
-    """data.handedness_check's sets, each record labelled from its hand-made "hand" field."""
-    out = []
-    for i, spec in enumerate(cfg["data"]["handedness_check"]):
-        records = read_source(spec, f"data.handedness_check[{i}]")
-        for r in records:
-            r.extra["right"] = label_of(r)
-        out.append(HandDataset([r for r in records if r.extra["right"] is not None], codec, None, cfg["data"]["padding"]))
-    return out
+__all__ = ["Trainer", "load_checkpoint", "resolve_device", "save_checkpoint"]
 
 
 def _initial_state(path: str) -> dict:
@@ -174,42 +54,6 @@ class WithHandedness(torch.nn.Module):
 
     def forward(self, x: torch.Tensor):
         return self.model.forward_all(x)
-
-
-def read_hand_free(specs: list[dict], where: str) -> HandFreeCrops | None:
-    """The photos of data.hand_free / hand_free_val (several frames files are read as one)."""
-    sets = []
-    for i, spec in enumerate(specs):
-        try:
-            sets.append(HandFreeCrops(**spec))
-        except TypeError as e:
-            raise HandposeError(f"config: {where}[{i}] = {spec!r}: unexpected key ({e})") from None
-    if not sets:
-        return None
-    for other in sets[1:]:
-        sets[0].frames += other.frames
-    return sets[0]
-
-
-def read_source(spec: dict, where: str):
-    """Records of one data.train / data.val entry; a missing or unexpected key is named, not a traceback."""
-    try:
-        return load_records(spec)
-    except (KeyError, TypeError) as e:
-        raise HandposeError(f"config: {where} = {spec!r}: missing or unexpected key ({e})") from None
-
-
-def check_images_readable(records: list, source: str) -> None:
-    """Open every image's header before the first step: an empty or non-image file fails now, named."""
-    from PIL import Image
-
-    for i, r in enumerate(tqdm(records, desc=f"checking {source}", unit="image", leave=False,
-                               disable=len(records) < 5000)):
-        try:
-            with Image.open(r.image) as im:
-                im.size
-        except OSError as e:
-            raise DatasetError(f"{source}: entry {i}: {r.image} is not a readable image ({e})") from None
 
 
 class Trainer:
@@ -477,67 +321,6 @@ class Trainer:
         random.seed(seed)
         np.random.seed(seed)
         torch.manual_seed(seed)
-
-
-class MixSampler(torch.utils.data.Sampler):
-    """Each epoch, ``weight`` x its size samples from every data.train source (at most ``cap``; drawn with
-    replacement when the weight is over 1) plus all negatives, shuffled. The draw depends only on (seed,
-    epoch), so a resumed run replays the same order; under DDP each rank takes every world-th index."""
-
-    def __init__(self, dataset: HandDataset, specs: list[dict], seed: int, rank: int = 0, world: int = 1):
-        groups = np.array([r.extra.get("group", 0) for r in dataset.records])
-        self.names = [source_name(spec, i) for i, spec in enumerate(specs)] or ["data"]
-        self.members = [np.flatnonzero(groups == i) for i in range(len(self.names))]
-        self.counts = []
-        for i, idx in enumerate(self.members):
-            spec = specs[i] if i < len(specs) else {}
-            n = int(round(float(spec.get("weight", 1.0)) * len(idx)))
-            self.counts.append(min(n, int(spec["cap"])) if spec.get("cap") else n)
-        self.negatives = np.arange(len(dataset.records), len(dataset))
-        self.seed, self.rank, self.world, self.epoch = seed, rank, world, 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def describe(self) -> str:
-        parts = [f"{name} {n}" for name, n in zip(self.names, self.counts)]
-        return ", ".join(parts + [f"negatives {len(self.negatives)}"] * (len(self.negatives) > 0))
-
-    def __len__(self) -> int:
-        return -(-(sum(self.counts) + len(self.negatives)) // self.world)
-
-    def __iter__(self):
-        rng = np.random.default_rng([self.seed, self.epoch])
-        picks = [rng.choice(idx, n, replace=n > len(idx)) if n != len(idx) else idx
-                 for idx, n in zip(self.members, self.counts) if len(idx)]
-        order = rng.permutation(np.concatenate(picks + [self.negatives]))
-        order = np.resize(order, len(self) * self.world)  # equal shares for every rank (DDP steps in lockstep)
-        return iter(order[self.rank::self.world].tolist())
-
-
-def heatmap_loss(pred: torch.Tensor, target: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    """MSE between heatmaps, each joint weighted (0 for joints outside the crop), as Simple Baselines."""
-    w = weights[:, :, None, None]
-    return 0.5 * ((pred - target) ** 2 * w).mean()
-
-
-def handedness_loss(logits: torch.Tensor, right: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
-    """Binary cross-entropy of the right-hand logit over the crops with a label (0 if none has one)."""
-    if not bool(known.any()):
-        return logits.sum() * 0.0  # keeps the graph whole (DDP expects every parameter to get a gradient)
-    return torch.nn.functional.binary_cross_entropy_with_logits(logits[known], right[known])
-
-
-@torch.no_grad()
-def handedness_accuracy(model: torch.nn.Module, sets: list[HandDataset], device, batch_size: int) -> float:
-    """Share of the checks' hands whose right-hand logit has the hand-made label's sign (crops as evaluation's)."""
-    model.eval()
-    logits, labels = [], []
-    for ds in sets:
-        for images, _, _, meta in DataLoader(ds, batch_size=batch_size, shuffle=False):
-            logits.append(model.forward_all(images.to(device))[1].float().cpu().numpy())
-            labels.append(meta["right"].numpy())
-    return accuracy(np.concatenate(logits), np.concatenate(labels)) if logits else 0.0
 
 
 def read_log(path: Path) -> list[dict]:

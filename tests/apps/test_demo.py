@@ -3,7 +3,7 @@ import json
 
 from handpose.apps.cli import main
 
-from .conftest import MINI
+from ..conftest import MINI
 
 
 def test_demo_runs_predicts_pipeline_on_every_mini_example_image(tmp_path, monkeypatch, capsys):

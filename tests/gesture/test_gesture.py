@@ -14,9 +14,9 @@ from handpose.gesture import GestureClassifier, load_gestures
 from handpose.gesture.features import features, mirrored
 from handpose.gesture.fit import fit
 
-from .conftest import MINI
+from ..conftest import MINI
 
-MESHES = next((p for p in (Path(__file__).resolve().parents[1] / ".." / "shared" / "handmesh",
+MESHES = next((p for p in (Path(__file__).resolve().parents[2] / ".." / "shared" / "handmesh",
                            Path("/work/shared/handmesh")) if p.is_dir()), None)
 
 

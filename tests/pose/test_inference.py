@@ -13,7 +13,7 @@ from handpose.pose.find_hand import find_hands, square_iou, windows
 from handpose.pose.inference import Hand, PoseEstimator, to_rgb
 from handpose.weights import DEFAULT_WEIGHTS
 
-from .conftest import MINI, untrained_release
+from ..conftest import MINI, untrained_release
 
 # Accuracy tests use the bundled default model (HANDPOSE_TEST_WEIGHTS may point them at another one).
 TRAINED = Path(os.environ.get("HANDPOSE_TEST_WEIGHTS") or DEFAULT_WEIGHTS)

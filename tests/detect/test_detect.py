@@ -19,7 +19,7 @@ from handpose.errors import HandposeError
 from handpose.pose.model import build_model
 from handpose.pose.onnx_backend import export_onnx
 
-from .conftest import MINI
+from ..conftest import MINI
 
 
 def decode_targets(codec: BoxCodec, boxes: np.ndarray):

@@ -21,7 +21,6 @@ import torch
 from ..data.datasets import MINI_EXAMPLE
 from ..errors import HandposeError
 from ..io import atomic_write
-from .onnx_backend import calibration_crops  # noqa: F401  (re-exported: bench/latency.py imports it from here)
 from ..weights import average_models, load_model, save_release
 
 PARITY_PX = 0.5  # largest keypoint difference (input pixels) allowed between PyTorch and the fp32 export
@@ -50,7 +49,7 @@ def keypoint_distances(info: dict, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def check_parity(model: torch.nn.Module, info: dict, onnx_path: Path, inputs: np.ndarray) -> tuple[float, float]:
     """Largest keypoint difference (input pixels) and largest right-hand probability difference (0 without
     the handedness head) between PyTorch and the ONNX file."""
-    from .onnx_backend import OnnxBackend
+    from ..pose.onnx_backend import OnnxBackend
 
     with torch.inference_mode():
         ref, ref_logits = model.forward_all(torch.from_numpy(inputs))
@@ -85,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {out} and {out.with_suffix('.json').name} (fp16, {info['arch']}, {what})")
         return 0
 
-    from .onnx_backend import OnnxBackend, export_onnx, quantize_int8
+    from ..pose.onnx_backend import OnnxBackend, calibration_crops, export_onnx, quantize_int8
 
     if out.suffix != ".onnx":
         raise HandposeError(f"{out}: an ONNX export must end in .onnx")

@@ -12,7 +12,7 @@ import torch
 from handpose.train.loop import load_checkpoint
 from handpose.weights import load_model
 
-from .conftest import ROOT
+from ..conftest import ROOT
 
 # A tiny recipe: 64 px crops, 6 steps an epoch on the mini-example's 12 training hands.
 TINY = ["data.input_size=64", "train.batch_size=2", "train.epochs=3", "train.workers=0"]

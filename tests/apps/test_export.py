@@ -13,7 +13,7 @@ from handpose.pose.model import build_model
 from handpose.pose.onnx_backend import OnnxBackend
 from handpose.weights import load_model
 
-from .conftest import MINI, untrained_release
+from ..conftest import MINI, untrained_release
 
 INFO = dict(arch="resnet18", num_joints=21, input_size=64, sigma=2.0, padding=1.25, metrics={})
 

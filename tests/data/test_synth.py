@@ -13,7 +13,7 @@ import pytest
 from handpose.data.datasets import load_coco, load_freihand, load_records
 from handpose.errors import HandposeError
 
-MESHES = next((p for p in (Path(__file__).resolve().parents[1] / ".." / "shared" / "handmesh",
+MESHES = next((p for p in (Path(__file__).resolve().parents[2] / ".." / "shared" / "handmesh",
                            Path("/work/shared/handmesh")) if p.is_dir()), None)
 pytestmark = pytest.mark.skipif(MESHES is None, reason="../shared/handmesh not found")
 
@@ -143,7 +143,7 @@ def test_a_fist_seen_from_the_back_hides_its_fingertips():
 
 
 def _synth(out: Path, layout: str = "coco", n: int = 6, seed: int = 3, workers: int = 1, grid=None) -> int:
-    from handpose.data.synth import cli
+    from handpose.apps import synth as cli
 
     return cli.run(argparse.Namespace(n=n, out=str(out), layout=layout, size=96, seed=seed, workers=workers,
                                       meshes=str(MESHES), backgrounds="none", grid=grid))
@@ -187,7 +187,7 @@ def test_training_reads_the_coco_output(tmp_path):
 
 
 def test_bad_options_are_named(tmp_path):
-    from handpose.data.synth import cli
+    from handpose.apps import synth as cli
 
     args = dict(n=2, out=str(tmp_path), layout="coco", size=96, seed=0, workers=1, meshes=str(MESHES),
                 backgrounds="none", grid=None)

@@ -21,9 +21,9 @@ from handpose.train.side import palm_labels, sampling_weights
 from handpose.tracking import SIDE_EVERY, SIDE_WARMUP, HandTracker
 from handpose.weights import save_release
 
-from .conftest import MINI, untrained_release
-from .test_handedness_training import write_coco, write_cue_coco
-from .test_pipeline import FakeDetector, release
+from ..conftest import MINI, untrained_release
+from ..train.test_handedness_training import write_coco, write_cue_coco
+from ..test_pipeline import FakeDetector, release
 
 
 def upright_hand() -> np.ndarray:

@@ -10,10 +10,10 @@ from handpose.data.datasets import HandDataset, HandFreeCrops, load_coco, load_f
 from handpose.codec import HeatmapCodec
 from handpose.errors import DatasetError
 from handpose.pose.model import build_model, load_backbone_weights
-from handpose.train.loop import MixSampler
+from handpose.train.data import MixSampler
 from handpose.data.transforms import Augment
 
-from .conftest import SHARED, need
+from ..conftest import SHARED, need
 
 WEIGHTS = SHARED.parent / "weights" / "mobilenet_v2_imagenet.pth"
 

@@ -22,7 +22,7 @@ from handpose.pipeline import HandPipeline
 from handpose.apps.web.app import create_app
 from handpose.apps.web.serve import serving
 
-from .conftest import MINI, untrained_release
+from ..conftest import MINI, untrained_release
 
 JPG = MINI / "training" / "rgb" / "00000000.jpg"
 

@@ -10,7 +10,7 @@ from handpose.train.config import DEFAULTS, load_config
 from handpose.pose.model import ENCODERS
 from handpose.errors import HandposeError
 
-from .conftest import ROOT
+from ..conftest import ROOT
 
 DETECTOR_CONFIGS = [ROOT / "configs" / "detector.yaml"]  # the hand detector's recipes (handpose detect-train)
 CONFIGS = sorted(p for p in (ROOT / "configs").glob("*.yaml") if p not in DETECTOR_CONFIGS)

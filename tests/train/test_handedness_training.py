@@ -13,10 +13,11 @@ from handpose.data.transforms import Augment
 from handpose.errors import HandposeError
 from handpose.codec import HeatmapCodec
 from handpose.train.config import load_config
-from handpose.train.loop import Trainer, handedness_loss
+from handpose.train.loop import Trainer
+from handpose.train.losses import handedness_loss
 from handpose.weights import load_model
 
-from .conftest import MINI
+from ..conftest import MINI
 
 CODEC = HeatmapCodec((64, 64), (16, 16))
 
@@ -169,7 +170,7 @@ def test_validate_repeats_the_epochs_checks_and_records_them_in_a_release(tmp_pa
 
     import yaml
 
-    from handpose.train.loop import validate_weights
+    from handpose.apps.train import validate_weights
     from handpose.weights import read_release, save_release
 
     torch.manual_seed(0)

@@ -9,7 +9,7 @@ from handpose.data.datasets import HandDataset, load_coco, load_freihand, load_r
 from handpose.errors import DatasetError, HandposeError
 from handpose.data.transforms import Augment, apply_affine
 
-from .conftest import HGC, UCI, need
+from ..conftest import HGC, UCI, need
 
 
 def test_mini_example_loads(mini_root):

@@ -14,7 +14,7 @@ from handpose.train.evaluate import predict_dataset, predict_scales
 from handpose.pose.model import build_model
 from handpose.weights import DEFAULT_WEIGHTS
 
-from .conftest import HGC, need, untrained_release
+from ..conftest import HGC, need, untrained_release
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import pytest
 
 from handpose.apps.cli import main
 
-from .conftest import MINI, untrained_release
+from ..conftest import MINI, untrained_release
 
 EVAL = MINI / "evaluation" / "rgb"
 

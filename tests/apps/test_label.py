@@ -17,7 +17,7 @@ from handpose.apps.label import Calibration, TeacherHand, label_image
 from handpose.data.calibration import MCP_JOINTS, fit_offsets, hand_frame
 from handpose.skeleton import BONES, JOINT_NAMES
 
-from .conftest import MINI, ROOT
+from ..conftest import MINI, ROOT
 
 # The fake teacher's hand: 21 joints in the hand frame (u along wrist -> middle MCP, v towards the index
 # side), lopsided in v so that a wrong mirror image is far off.
@@ -126,7 +126,7 @@ def handpose(*args, timeout: float = 240, **extra_env) -> subprocess.CompletedPr
                           capture_output=True, text=True, timeout=timeout)
 
 
-TEACHER = ["--teacher", "tests.test_label:DotTeacher"]
+TEACHER = ["--teacher", "tests.apps.test_label:DotTeacher"]
 
 
 def to_original(ann: dict, image: dict) -> np.ndarray:

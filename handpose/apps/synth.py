@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ...errors import HandposeError
-from .writer import LAYOUTS, record, write_annotations, write_image
+from ..errors import HandposeError
+from ..data.synth.writer import LAYOUTS, record, write_annotations, write_image
 
-_SHARED = [Path(__file__).resolve().parents[3].parent / "shared", Path("/work/shared")]
+_SHARED = [Path(__file__).resolve().parents[2].parent / "shared", Path("/work/shared")]
 DEFAULT_MESHES = next((p / "handmesh" for p in _SHARED if (p / "handmesh").is_dir()), _SHARED[-1] / "handmesh")
 DEFAULT_BACKGROUNDS = next((p / "data/teacher_hands/frames.json" for p in _SHARED
                             if (p / "data/teacher_hands/frames.json").is_file()), None)
@@ -37,7 +37,7 @@ _WORKER: dict = {}
 
 
 def _init_worker(meshes: str, backgrounds: str | None, size: int, seed: int, out: str, layout: str) -> None:
-    from ..datasets import HandFreeCrops
+    from ..data.datasets import HandFreeCrops
 
     _WORKER.update(meshes=meshes, size=size, seed=seed, out=Path(out), layout=layout,
                    backgrounds=HandFreeCrops(backgrounds) if backgrounds else None)
@@ -46,7 +46,7 @@ def _init_worker(meshes: str, backgrounds: str | None, size: int, seed: int, out
 def render_index(index: int):
     """Sample ``index`` of a run: its own random stream ([seed, index]), so any split over workers gives the
     same files."""
-    from .scene import render_sample
+    from ..data.synth.scene import render_sample
 
     w = _WORKER
     return render_sample(np.random.default_rng([w["seed"], index]), w["meshes"], w["size"], w["backgrounds"])
@@ -67,7 +67,7 @@ def _check(args: argparse.Namespace) -> str | None:
         raise HandposeError(f"--size must be at least 32, got {args.size}")
     if args.workers < 1:
         raise HandposeError(f"--workers must be at least 1, got {args.workers}")
-    from .rig import MESHES
+    from ..data.synth.rig import MESHES
 
     for file, _, _ in MESHES:
         if not (Path(args.meshes) / file).is_file():
@@ -94,8 +94,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         # Import and load what every worker needs once, here: forked workers inherit it instead of each
         # re-importing torch (via handpose.data.datasets) and re-reading the meshes.
-        from ..datasets import HandFreeCrops  # noqa: F401
-        from .rig import MESHES, load_rig
+        from ..data.datasets import HandFreeCrops  # noqa: F401
+        from ..data.synth.rig import MESHES, load_rig
 
         for mesh in MESHES:
             load_rig(args.meshes, *mesh)
@@ -120,9 +120,9 @@ def write_grid(path: str | Path, out: Path, layout: str, records: list[dict], co
     says which hand and mesh it is."""
     import cv2
 
-    from ...draw import draw_hand, image_grid
-    from ...io import atomic_write_image
-    from .writer import image_path
+    from ..draw import draw_hand, image_grid
+    from ..io import atomic_write_image
+    from ..data.synth.writer import image_path
 
     tiles = []
     for r in records:
