@@ -47,3 +47,22 @@ def untrained_release(path: Path, input_size: int = 128, seed: int = 0, *, peaks
                 metrics=metrics or {}, **({"handedness": True} if handedness else {}))
     save_release(model, info, path)
     return path
+
+
+def kill_when(proc, ready, what: str, timeout: float = 120) -> None:
+    """SIGKILL the subprocess ``proc`` as soon as ``ready()`` holds (``what``: the failure if it ends first), as a
+    crash or a power cut would stop it; asserts it was killed."""
+    import signal
+    import time
+
+    try:
+        deadline = time.time() + timeout
+        while not ready():
+            assert proc.poll() is None and time.time() < deadline, what
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == -signal.SIGKILL

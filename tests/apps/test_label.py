@@ -2,7 +2,6 @@
 --frames, the mirror check, TTA, calibration, and a data set that `handpose train` trains on."""
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -17,7 +16,7 @@ from handpose.apps.label import Calibration, TeacherHand, label_image
 from handpose.data.calibration import MCP_JOINTS, fit_offsets, hand_frame
 from handpose.skeleton import BONES, JOINT_NAMES
 
-from ..conftest import MINI, ROOT
+from ..conftest import MINI, ROOT, kill_when
 
 # The fake teacher's hand: 21 joints in the hand frame (u along wrist -> middle MCP, v towards the index
 # side), lopsided in v so that a wrong mirror image is far off.
@@ -253,18 +252,9 @@ def test_killed_run_resumes_without_duplicates(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "handpose.apps.cli", "label", str(folder), "--out", str(out), "--checkpoint", "2",
                              *TEACHER], cwd=ROOT, env=env(DOT_TEACHER_DELAY="0.15"),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.time() + 120
-        journal = out / "journal.jsonl"
-        while not (journal.is_file() and journal.read_text().count("\n") >= 3):
-            assert proc.poll() is None and time.time() < deadline, "labelling ended before 3 photos were done"
-            time.sleep(0.02)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == -signal.SIGKILL
+    journal = out / "journal.jsonl"
+    kill_when(proc, lambda: journal.is_file() and journal.read_text().count("\n") >= 3,
+              "labelling ended before 3 photos were done")
     done = journal.read_text().count("\n")
     assert 3 <= done < 8
     partial = json.loads((out / "annotations.json").read_text())  # a checkpoint, whole (written atomically)

@@ -1,10 +1,8 @@
 """`handpose train` as users run it (subprocesses): the article's command, kill -9 then --resume, torchrun."""
 import csv
 import os
-import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
@@ -12,7 +10,7 @@ import torch
 from handpose.train.loop import load_checkpoint
 from handpose.weights import load_model
 
-from ..conftest import ROOT
+from ..conftest import ROOT, kill_when
 
 # A tiny recipe: 64 px crops, 6 steps an epoch on the mini-example's 12 training hands.
 TINY = ["data.input_size=64", "train.batch_size=2", "train.epochs=3", "train.workers=0"]
@@ -44,17 +42,8 @@ def test_kill_9_mid_epoch_then_resume_finishes_exactly(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "handpose.apps.cli", "train", "--config", "configs/mini_example.yaml",
                              "--output", str(tmp_path), "name=killed", *TINY],
                             cwd=ROOT, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.time() + 120
-        while not (run_dir / "last.pt").exists():  # epoch 1 is saved: epoch 2 starts now
-            assert proc.poll() is None and time.time() < deadline, "training ended before its first checkpoint"
-            time.sleep(0.02)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == -signal.SIGKILL
+    # epoch 1 saved: epoch 2 starts now
+    kill_when(proc, (run_dir / "last.pt").exists, "training ended before its first checkpoint")
     assert load_checkpoint(run_dir / "last.pt")["epoch"] == 1  # killed inside epoch 2
     assert [r["epoch"] for r in log_rows(run_dir)] == ["1"]
 
