@@ -52,3 +52,8 @@ def test_each_front_end_reads_its_row_of_the_table():
     parser = argparse.ArgumentParser()
     add_pipeline_arguments(parser)
     assert parser.parse_args(["--no-flip-test"]).flip_test is False
+    from handpose.apps import label
+
+    parser = argparse.ArgumentParser()
+    label.add_arguments(parser)
+    assert parser.parse_args(["photos", "--out", "x"]).backend == PHOTO.backend  # the model teacher runs predict's path

@@ -371,7 +371,7 @@ def test_model_teacher_gives_the_models_hands():
     if not (ROOT / "handpose" / "weights" / "default.safetensors").is_file():
         pytest.skip("no bundled weights")
     teacher = ModelTeacher(max_hands=1, backend="torch", threads=1)
-    assert teacher.estimator.has_handedness  # the bundled release has the left/right head
+    assert teacher.pipeline.side is not None  # the bundled palm-side classifier says left or right
     for path in sorted((MINI / "evaluation" / "rgb").glob("*.jpg")):
         image = read_rgb(path)
         hands = teacher.detect(image)

@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from ...defaults import PHOTO
 from ...errors import HandposeError
 from .annotate import label_image, match
 from ...data.calibration import JOINT_SETS, Calibration, fit_offsets
@@ -129,7 +130,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--teacher", default="mediapipe",
                    help="mediapipe (default; the 'teacher' extra), model (the project's own model) or MODULE:CLASS")
     p.add_argument("--weights", default=None, help="--teacher model: its weights (default: the bundled model)")
-    p.add_argument("--backend", default="onnx-int8", choices=("torch", "onnx", "onnx-int8"), help="--teacher model: engine")
+    p.add_argument("--backend", default=PHOTO.backend, choices=("torch", "onnx", "onnx-int8"),
+                   help=f"--teacher model: engine (default {PHOTO.backend}, as predict)")
     p.add_argument("--max-hands", type=int, default=2, help="hands per photo the teacher looks for (default 2)")
     p.add_argument("--padding", type=float, default=2.0, help="crop side / keypoint box's longer side (default 2.0)")
     p.add_argument("--crop-size", type=int, default=224, help="largest crop side in px (default 224; smaller hands keep their size)")

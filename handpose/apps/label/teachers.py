@@ -20,6 +20,7 @@ from typing import Protocol
 
 import numpy as np
 
+from ...defaults import PHOTO
 from ...errors import HandposeError
 
 MEDIAPIPE_VERSION = "0.10.14"
@@ -78,22 +79,22 @@ class MediaPipeTeacher:
 
 
 class ModelTeacher:
-    """The project's own model (``PoseEstimator.find_hands``): label with the bundled model, then correct.
-    ``hand`` is the model's handedness where its release has a handedness head (same convention: the
-    person's own hand in the un-mirrored photo), else None."""
+    """The project's own models through ``HandPipeline.create`` with predict's defaults (defaults.PHOTO): the
+    hands `handpose predict` would give, then corrected. ``hand`` is the pipeline's left or right (same
+    convention: the person's own hand in the un-mirrored photo), None where it has none."""
 
-    def __init__(self, max_hands: int = 2, weights: str | None = None, backend: str = "onnx-int8",
+    def __init__(self, max_hands: int = PHOTO.max_hands, weights: str | None = None, backend: str = PHOTO.backend,
                  threads: int | None = None):
-        from ...pose.inference import PoseEstimator
+        from ...pipeline import HandPipeline
 
         self.max_hands = max_hands
-        self.estimator = PoseEstimator(weights, backend=backend, threads=threads)
+        self.pipeline = HandPipeline.create(weights, backend=backend, max_hands=max_hands, threads=threads,
+                                            gestures="none")
         self.name = f"handpose-{os.path.basename(str(weights)) if weights else 'default'}"
 
     def detect(self, image_rgb: np.ndarray) -> list[TeacherHand]:
-        return [TeacherHand(np.asarray(h.keypoints, np.float32), float(h.score), getattr(h, "handedness", None),
-                            float(getattr(h, "handedness_score", None) or 0.0))
-                for h in self.estimator.find_hands(image_rgb, self.max_hands)]
+        return [TeacherHand(np.asarray(h.keypoints, np.float32), float(h.score), h.handedness,
+                            float(h.handedness_score or 0.0)) for h in self.pipeline(image_rgb)]
 
 
 def load_teacher(spec: str, max_hands: int = 2, **model_options) -> Teacher:
