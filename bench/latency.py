@@ -35,7 +35,8 @@ from handpose.pose.inference import PoseEstimator  # noqa: E402
 from handpose.pose.model import build_model  # noqa: E402
 from handpose.pose.onnx_backend import export_onnx, quantize_int8  # noqa: E402
 from handpose.apps.predict import predict_files  # noqa: E402
-from handpose.weights import load_model, save_release  # noqa: E402
+from handpose.weights import load_model  # noqa: E402
+from handpose.release import save_release  # noqa: E402
 
 HGC = ROOT.parent / "shared" / "data" / "hgc_dev"
 

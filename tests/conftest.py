@@ -30,7 +30,7 @@ def untrained_release(path: Path, input_size: int = 128, seed: int = 0, *, peaks
     from torch import nn
 
     from handpose.pose.model import build_model
-    from handpose.weights import save_release
+    from handpose.release import save_release
 
     torch.manual_seed(seed)
     model = build_model("resnet18", handedness=handedness)

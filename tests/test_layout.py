@@ -68,7 +68,8 @@ def test_stages_have_their_homes():
 # The layers, lowest first: a module may import from its own layer and the ones before it, never after.
 LAYERS = [
     ("shared", ["handpose.errors", "handpose.skeleton", "handpose.io", "handpose.defaults", "handpose.checkpoint",
-                "handpose.draw", "handpose.backbones", "handpose.codec", "handpose.smoothing"]),
+                "handpose.draw", "handpose.backbones", "handpose.codec", "handpose.smoothing",
+                "handpose.release"]),
     ("data", ["handpose.data"]),
     ("stages", ["handpose.weights", "handpose.pose", "handpose.detect", "handpose.side", "handpose.gesture"]),
     ("pipeline", ["handpose.pipeline", "handpose.tracking"]),

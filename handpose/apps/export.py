@@ -21,7 +21,8 @@ import torch
 from ..data.datasets import MINI_EXAMPLE
 from ..errors import HandposeError
 from ..io import atomic_write
-from ..weights import average_models, load_model, save_release
+from ..weights import average_models, load_model
+from ..release import save_release
 
 PARITY_PX = 0.5  # largest keypoint difference (input pixels) allowed between PyTorch and the fp32 export
 PARITY_PROB = 0.01  # largest right-hand probability difference allowed (models with the handedness head)

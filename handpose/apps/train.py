@@ -11,7 +11,7 @@ from ..errors import HandposeError
 from ..io import atomic_write_json
 from ..train.config import load_config
 from ..train.loop import Trainer
-from ..weights import read_release
+from ..release import read_release
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

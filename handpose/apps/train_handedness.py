@@ -42,7 +42,8 @@ def _load_labelled(path: str, what: str, exclude=None, min_score: float = 0.0):
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..weights import load_model, save_release  # save_release writes atomically
+    from ..weights import load_model
+    from ..release import save_release  # save_release writes atomically
 
     out = Path(args.out)
     if out.suffix != ".safetensors":

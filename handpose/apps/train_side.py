@@ -43,7 +43,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..weights import save_release
+    from ..release import save_release
 
     out = Path(args.out)
     if out.suffix != ".safetensors":

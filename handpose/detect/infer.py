@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from ..errors import HandposeError
-from ..weights import read_release
+from ..release import read_release
 from ..data.transforms import normalize
 from .codec import BoxCodec, invert_affine, letterbox, map_boxes
 from .model import HandDetectorNet

@@ -18,7 +18,7 @@ import torch
 from ..errors import HandposeError
 from ..data.transforms import hand_crop
 from ..pose.inference import side_of, sigmoid
-from ..weights import read_release
+from ..release import read_release
 from .model import PalmNet
 
 DEFAULT_SIDE = Path(__file__).resolve().parents[1] / "weights" / "side.safetensors"

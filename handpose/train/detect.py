@@ -265,7 +265,7 @@ class DetectorTrainer:
         plot_curves(self.rows, self.run_dir / "curves.png")
 
     def release(self) -> None:
-        from ..weights import save_release
+        from ..release import save_release
 
         best = load_checkpoint(self.run_dir / "best.pt")
         model = HandDetectorNet(self.cfg["model"]["width"])

@@ -28,7 +28,7 @@ from .hardware import cpu_has_native_bf16
 from .schedule import warmup_cosine
 from ..io import atomic_write, atomic_write_text
 from ..pose.model import build_model, load_backbone_weights
-from ..weights import read_release
+from ..release import read_release
 
 LOG_FIELDS = ["epoch", "lr", "train_loss", "PCK@0.2", "AUC", "EPE", "AUC_norm", "seconds"]
 __all__ = ["Trainer", "load_checkpoint", "resolve_device", "save_checkpoint"]

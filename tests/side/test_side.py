@@ -19,7 +19,7 @@ from handpose.side.infer import DEFAULT_SIDE, side_info
 from handpose.side.model import PalmNet
 from handpose.train.side import palm_labels, sampling_weights
 from handpose.tracking import SIDE_EVERY, SIDE_WARMUP, HandTracker
-from handpose.weights import save_release
+from handpose.release import save_release
 
 from ..conftest import MINI, untrained_release
 from ..train.test_handedness_training import write_coco, write_cue_coco

@@ -142,7 +142,8 @@ def test_a_start_without_the_head_is_accepted_and_a_wrong_one_is_named(tmp_path)
 def test_a_release_starts_a_stage_from_its_tensors(tmp_path):
     """A new stage may start from the bundled release (fp16 .safetensors) on a machine with no run folder."""
     from handpose.pose.model import build_model
-    from handpose.weights import model_info, save_release
+    from handpose.weights import model_info
+    from handpose.release import save_release
 
     coco = write_coco(tmp_path)
     torch.manual_seed(1)
@@ -171,7 +172,7 @@ def test_validate_repeats_the_epochs_checks_and_records_them_in_a_release(tmp_pa
     import yaml
 
     from handpose.apps.train import validate_weights
-    from handpose.weights import read_release, save_release
+    from handpose.release import read_release, save_release
 
     torch.manual_seed(0)
     cfg = tiny_config(tmp_path, write_coco(tmp_path))
