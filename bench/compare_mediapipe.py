@@ -3,8 +3,8 @@
     .venv/bin/python bench/compare_mediapipe.py [--weights W] [--data ../shared/data/hgc_dev]
 
 Ours runs on the given crops (the ground-truth keypoints' box, as a tracker would give it) and, for a
-like-for-like row, on the whole photo exactly as `handpose predict` runs it (HandPipeline: ONNX Runtime fp32,
-the hand detector when its weights are bundled, else the pose model as finder; at most 2 hands as predict, the best-scoring one; with a
+like-for-like row, on the whole photo exactly as `handpose predict` runs it (HandPipeline with predict's
+defaults, defaults.PHOTO: the hand detector when its weights are bundled, else the pose model as finder; at most 2 hands as predict, the best-scoring one; with a
 detector, a second row runs the pose-model finder alone; and `predict --flip-test`'s path). MediaPipe runs in photo mode with its full
 landmark model on the whole photo; a photo where it finds no hand is a miss. PCK and AUC count a miss as
 wrong at every threshold; EPE is over the hands found. PCK is normalised by the longer side of the
@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from handpose.defaults import PHOTO
 from handpose.train import metrics
 from handpose.data.datasets import load_freihand, read_rgb
 from handpose.pose.inference import PoseEstimator
@@ -72,7 +73,7 @@ def main() -> int:
     p.add_argument("--weights", default=None, help="default: the bundled model")
     p.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "hgc_dev"))
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--backend", default="onnx", help="engine of the predict-path row (predict's default)")
+    p.add_argument("--backend", default=PHOTO.backend, help="engine of the predict-path row (predict's default)")
     p.add_argument("--max-hands", type=int, default=2,
                    help="hands the predict-path rows look for, the best-scoring one scored (default 2, predict's)")
     args = p.parse_args()

@@ -24,6 +24,7 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from handpose.apps.gesture import confusion, draw_confusion, hand_keypoints, labelled_photos, scores  # noqa: E402
+from handpose.defaults import PHOTO  # noqa: E402
 from handpose.gesture import load_gestures  # noqa: E402
 from handpose.io import atomic_write_image, atomic_write_json  # noqa: E402
 
@@ -72,9 +73,12 @@ def main() -> int:
     args = ap.parse_args()
     clf = load_gestures(args.gestures)
     root = Path(args.root)
-    pipeline_args = argparse.Namespace(cache=str(root / ".cache_handpose.json"), weights=None, backend="onnx",
-                                       detector=None, flip_test=True, threads=args.threads, side=None,
-                                       max_hands=1, gestures="none")
+    # predict's defaults; the cache is per setting, so a change of defaults cannot reuse another's keypoints
+    tag = f"{PHOTO.backend}_flip{int(PHOTO.flip_test)}_recrops{PHOTO.recrops}"
+    pipeline_args = argparse.Namespace(cache=str(root / f".cache_handpose_{tag}.json"), weights=None,
+                                       backend=PHOTO.backend, detector=None, flip_test=PHOTO.flip_test,
+                                       recrops=PHOTO.recrops, threads=args.threads, side=None, max_hands=1,
+                                       gestures="none")
     rows, pooled = {}, {"handpose": ([], []), "MediaPipe": ([], [])}
     for name in args.sets:
         photos = labelled_photos([str(root / name)])

@@ -11,10 +11,12 @@ class Defaults:
     backend: str  # "torch" | "onnx" | "onnx-int8" (see pose/inference.py)
     flip_test: bool  # average each crop's heatmaps with its mirror image's
     max_hands: int = 2  # the most hands per photo or frame
+    recrops: int = 2  # pose passes re-cropped from the keypoints after a detection (MediaPipe's second ROI)
 
 
-# Photos: fp32 ONNX with the flip test (on hgc_dev's photos the flip test gave AUC 0.741 / EPE 7.29 px against
-# 0.735 / 7.38 without, for 1.4x the time; the model card has the commands).
-PHOTO = Defaults(backend="onnx", flip_test=True)
+# Photos: int8 with the flip test and one re-crop, chosen stage by stage on the first half of hgc_dev's photos
+# and reported on the second (bench/predict_path.py; docs/predict.md has the table): the flip test paid there,
+# int8 and a second re-crop did not.
+PHOTO = Defaults(backend="onnx-int8", flip_test=True, recrops=1)
 # Video: int8 with the head quantised too, no flip test: about twice the frames a second on two hands.
 VIDEO = Defaults(backend="onnx-int8", flip_test=False)

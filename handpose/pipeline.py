@@ -140,18 +140,20 @@ class HandPipeline:
     @classmethod
     def create(cls, weights=None, backend: str = PHOTO.backend, detector_weights=None, use_detector: bool = True,
                max_hands: int = PHOTO.max_hands, flip_test: bool = PHOTO.flip_test, threads: int | None = None,
-               presence_threshold: float = 0.2, side_weights=None, gestures=None) -> HandPipeline:
+               presence_threshold: float = 0.2, side_weights=None, gestures=None,
+               recrops: int = PHOTO.recrops) -> HandPipeline:
         """The front door with ``predict``'s defaults (defaults.PHOTO): the same photo gives the same hands here
         as through ``handpose predict`` and ``serve``. The pose model (see PoseEstimator), the detector (``detector_weights``; None: its default weights
         if present, else the pose-model finder; ``use_detector=False``: always the finder), the palm-side
         classifier (``side_weights``; None: its default weights if present; "none": the pose model's own head)
-        and the gesture classifier (``gestures``: a file; None: the bundled canned gestures; "none": off)."""
+        and the gesture classifier (``gestures``: a file; None: the bundled canned gestures; "none": off);
+        ``recrops``: pose passes re-cropped from a detected hand's own keypoints."""
         estimator = PoseEstimator(weights, backend=backend, flip_test=flip_test, threads=threads,
                                   presence_threshold=presence_threshold)
         detector = load_detector(detector_weights, threads, backend=estimator.backend_name) if use_detector else None
         side = None if side_weights == "none" else load_side_classifier(
             side_weights, backend=estimator.backend_name, threads=threads)
-        return cls(estimator, detector, max_hands, side=side, gestures=load_gestures(gestures))
+        return cls(estimator, detector, max_hands, side=side, gestures=load_gestures(gestures), refine=recrops)
 
     @property
     def finder_name(self) -> str:

@@ -48,7 +48,8 @@ def test_each_front_end_reads_its_row_of_the_table():
         parser = argparse.ArgumentParser()
         module.add_arguments(parser)
         args = parser.parse_args(["x"] if module is predict else [])
-        assert (args.backend, args.flip_test, args.max_hands) == (row.backend, row.flip_test, row.max_hands)
+        assert (args.backend, args.flip_test, args.max_hands, args.recrops) == \
+            (row.backend, row.flip_test, row.max_hands, row.recrops)
     parser = argparse.ArgumentParser()
     add_pipeline_arguments(parser)
     assert parser.parse_args(["--no-flip-test"]).flip_test is False
@@ -57,3 +58,19 @@ def test_each_front_end_reads_its_row_of_the_table():
     parser = argparse.ArgumentParser()
     label.add_arguments(parser)
     assert parser.parse_args(["photos", "--out", "x"]).backend == PHOTO.backend  # the model teacher runs predict's path
+
+
+def test_recrops_sets_the_pose_passes_after_a_detection():
+    photo = sorted((MINI / "evaluation" / "rgb").glob("*.jpg"))[0]
+    parser = argparse.ArgumentParser()
+    add_pipeline_arguments(parser)
+    passes = {}
+    for n in (0, 2):
+        pipeline = create_pipeline(parser.parse_args(["--recrops", str(n)]))
+        calls = []
+        estimate_many = pipeline.estimator.estimate_many
+        pipeline.estimator.estimate_many = lambda jobs, *a, **k: calls.append(len(jobs)) or estimate_many(jobs, *a, **k)
+        hands = pipeline(str(photo))
+        assert len(hands) >= 1
+        passes[n] = len(calls)
+    assert passes[2] == passes[0] + 2

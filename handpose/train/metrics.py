@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..side.infer import chirality
+
 AUC_PIXEL_THRESHOLDS = np.arange(20) * 1.5  # 0, 1.5, ..., 28.5 px (MMPose: norm_factor 30, 20 steps of i/20)
 AUC_NORM_THRESHOLDS = np.arange(20) * 0.01  # 0, 0.01, ..., 0.19 of the box's longer side: scale-free
 
@@ -99,3 +101,14 @@ def with_misses(pred, found, gt) -> dict[str, float]:
         "PCK@0.05": pck(pred, gt, mask, 0.05, norm),
         "AUC": auc(pred, gt, mask),
     }
+
+
+def mirrored(pred, gt, clear: float = 0.2) -> tuple[np.ndarray, np.ndarray]:
+    """(mirrored, counted): per hand, whether the prediction turns the other way from the labels (the sign of
+    the turn from wrist -> index knuckle to wrist -> little knuckle, ``side.chirality``), counted only where the
+    labels' turn is clear (|sin| >= ``clear``): a hand seen edge-on has no turning sense to get wrong. A mirrored
+    prediction lays the thumb's chain where the little finger is, so it is far off even when every joint sits
+    on some finger."""
+    turn_gt, turn_pred = chirality(gt), chirality(pred)
+    counted = np.abs(turn_gt) >= clear
+    return counted & (np.sign(turn_pred) != np.sign(turn_gt)), counted

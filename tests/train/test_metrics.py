@@ -127,3 +127,21 @@ def test_agrees_with_mmpose_on_random_sets():
         assert metrics.pck(pred, gt, mask, 0.2, side) == pytest.approx(_mm_pck(pred, gt, mask, 0.2, np.c_[side, side]))
         assert metrics.auc(pred, gt, mask) == pytest.approx(_mm_auc(pred, gt, mask, 30))
         assert metrics.epe(pred, gt, mask) == pytest.approx(_mm_epe(pred, gt, mask), rel=1e-5)
+
+
+def test_mirrored_hands_are_those_turning_the_other_way():
+    from handpose.data.datasets import load_freihand
+
+    from ..conftest import MINI
+
+    gt = np.stack([r.keypoints for r in load_freihand(MINI, "training")]).astype(np.float64)
+    same, counted = metrics.mirrored(gt + 1.0, gt)
+    assert counted.sum() >= len(gt) // 2 and not same.any()  # a shifted hand turns the same way
+    # the fingers' chains swapped (thumb <-> little, index <-> ring): every joint on a finger, the turn reversed
+    swap = np.r_[0, 17:21, 13:17, 9:13, 5:9, 1:5]
+    flipped, _ = metrics.mirrored(gt[:, swap], gt)
+    assert (flipped == counted).all()
+    edge_on = gt.copy()
+    edge_on[:, 17] = edge_on[:, 0] + 0.5 * (edge_on[:, 5] - edge_on[:, 0])  # little knuckle on the index line
+    flagged, counted = metrics.mirrored(gt, edge_on)
+    assert not counted.any() and not flagged.any()
