@@ -19,11 +19,14 @@ one at IoU >= 0.5, codec.match):
                    arm and a mask edge): these sets favour ours; they measure scale, not a fair contest.
   handedness       the 944 uci_hand photos (256 px crops, one hand-made left/right label each, from the
                    sequence name): the hand matching the labelled box, its side against the label.
+  real/<source>    with --real DIR: each DIR/<source>/frames.json that bench/realdata.py writes, real photos
+                   with hand boxes drawn by people around the visible hand (larger than a keypoint box, so
+                   IoU >= 0.5 undercounts every engine alike); never trained on by any project model.
 --limit N caps every set at N images (a smoke run: --limit 3).
 
-Engines: "detector B" is HandDetector(backend=B) alone (score >= its threshold); "pipeline B" is HandPipeline's
-photo path (detector -> pose crops -> keypoints, at most --max-hands hands, pose model on B, the detector too except
-that B = onnx-int8 gets the fp32 ONNX detector, as `predict` does), scored by its
+Engines: "detector B" is HandDetector(backend=B) alone (score >= its threshold); "pipeline B" is `predict`'s
+path with its defaults on engine B (HandPipeline.create: detector -> pose crops with the flip test -> re-crops ->
+keypoints, at most --max-hands hands; B = onnx-int8 gets the fp32 ONNX detector, as `predict` does), scored by its
 hands' keypoint boxes, its left/right from the palm-side classifier (handpose/side; --compare-head adds each
 pipeline with the pose model's own left/right head instead); "mediapipe" is MediaPipe Hands 0.10.14 (static_image_mode=True, max_num_hands=--max-hands,
 model_complexity=1), scored by its landmarks' boxes, when mediapipe is importable. Each engine makes its own
@@ -58,7 +61,6 @@ from handpose.detect.data import keypoint_box, load_frames, load_paste_hands, pa
 from handpose.errors import HandposeError  # noqa: E402
 from handpose.pipeline import HandPipeline  # noqa: E402
 from handpose.pose.handedness import MEDIAPIPE_MIRRORED  # noqa: E402
-from handpose.pose.inference import PoseEstimator  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 FRAMES = DATA / "teacher_hands" / "frames.json"
@@ -91,12 +93,15 @@ def make_engines(args: argparse.Namespace) -> dict[str, Engine]:
     pipelines: dict[str, HandPipeline] = {}
     for backend in args.backends:
         detector = HandDetector(args.detector, backend=backend, threads=args.threads)
-        estimator = PoseEstimator(args.weights, backend=backend, threads=args.threads)
-        pipelines[backend] = HandPipeline(estimator, detector, max_hands=args.max_hands)
         engines[f"detector {backend}"] = lambda im, d=detector: (boxes_of([x.box for x in d(im)]), [])
-        if args.compare_head and pipelines[backend].side is not None and estimator.has_handedness:
+        # predict's path on this engine: its defaults (flip test, re-crops), the fp32 detector for int8
+        pipelines[backend] = HandPipeline.create(args.weights, backend=backend, detector_weights=args.detector,
+                                                 max_hands=args.max_hands, threads=args.threads, gestures="none")
+        if args.compare_head and pipelines[backend].side is not None and pipelines[backend].estimator.has_handedness:
             # the same pipeline with the pose model's own left/right head instead of the palm-side classifier
-            pipelines[f"{backend}, pose-model head"] = HandPipeline(estimator, detector, max_hands=args.max_hands, side=None)
+            pipelines[f"{backend}, pose-model head"] = HandPipeline.create(
+                args.weights, backend=backend, detector_weights=args.detector, max_hands=args.max_hands,
+                threads=args.threads, gestures="none", side_weights="none")
     for backend, pipeline in pipelines.items():
         engines[f"pipeline {backend}"] = pipeline_engine(pipeline)
     try:
@@ -126,7 +131,13 @@ def make_engines(args: argparse.Namespace) -> dict[str, Engine]:
 def detection_sets(args: argparse.Namespace) -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
     """name -> [(RGB image, truth boxes (N, 4))]."""
     n = args.limit
-    sets = {"palms": [(read_rgb(f.image), f.boxes) for f in load_frames(FRAMES, sources=["palms"])[:n]]}
+    real = {f"real/{p.parent.name}": [(read_rgb(f.image), f.boxes) for f in load_frames(p)[:n]]
+            for p in (sorted(Path(args.real).glob("*/frames.json")) if args.real else [])}
+    if args.only_real:
+        if not real:
+            raise HandposeError(f"--only-real: no */frames.json under --real {args.real}")
+        return real
+    sets = {"palms": [(read_rgb(f.image), f.boxes) for f in load_frames(FRAMES, sources=["palms"])[:n]], **real}
     rooms = HandFreeCrops(FRAMES, sources=["palms"])
     for name, spec in PASTE.items():
         hands = load_paste_hands([spec])
@@ -205,10 +216,14 @@ def main() -> int:
                     "(default 2, predict's; the pasted sets hold 1-3 hands, so 2 caps recall there at about 5/6)")
     ap.add_argument("--compare-head", action="store_true", help="also run each pipeline with the pose model's own "
                     "left/right head instead of the palm-side classifier (handedness rows)")
+    ap.add_argument("--real", default=None, metavar="DIR", help="also the real sets bench/realdata.py wrote here")
+    ap.add_argument("--only-real", action="store_true", help="only the --real sets (no palms, pasted or handedness)")
+    ap.add_argument("--iou", type=float, default=IOU, help=f"IoU at which a box matches a truth box (default {IOU})")
     ap.add_argument("--canvas", type=int, default=480, help="side of the square images hands are pasted into")
     ap.add_argument("--backends", nargs="+", choices=BACKENDS, default=list(BACKENDS),
                     help="our engines (default: all three; fewer makes a full run shorter)")
     args = ap.parse_args()
+    globals()["IOU"] = args.iou  # the matching threshold every counter reads
     if args.limit is not None and args.limit < 1:
         raise HandposeError(f"--limit must be at least 1, got {args.limit}")
     if args.threads < 1 or args.canvas < 64 or args.max_hands < 1:
@@ -216,11 +231,11 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     engines = make_engines(args)  # first: a wrong weights file is reported before the images are read
     sets = detection_sets(args)
-    first = sets["palms"][0][0]
+    first = next(iter(sets.values()))[0][0]
     for engine in engines.values():  # start-up (session creation, first-call allocation) is not timed
         engine(first)
     counts, ms = run_detection(engines, sets)
-    handed = run_handedness(engines, args.limit)
+    handed = {} if args.only_real else run_handedness(engines, args.limit)
 
     print(f"\nDetection: recall / precision at IoU >= {IOU} (keypoint boxes); {args.threads} threads; "
           f"pasted sets on {args.canvas} px squares; ms per frame over {len(next(iter(ms.values())))} frames\n")
@@ -240,6 +255,8 @@ def main() -> int:
     print("\npalms' boxes are MediaPipe's own (a hand it missed has none): recall there is a floor for us, "
           "and MediaPipe's row there is not a comparison. The pasted sets favour ours (trained on pastes).")
 
+    if not handed:
+        return write_json(args.json, result)
     n = next(iter(handed.values()))["photos"]
     print(f"\nHandedness on {n} uci_hand photos: found = the labelled hand matched at IoU >= {IOU}; "
           "accuracy over the hands found\n")
@@ -253,9 +270,13 @@ def main() -> int:
         if acc is not None and acc < 0.3 and h["sided"] >= 20:
             print(f"warning: {name}'s handedness is far below chance: a left/right convention is inverted",
                   file=sys.stderr)
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
-        print(f"\nwrote {args.json}")
+    return write_json(args.json, result)
+
+
+def write_json(path: str | None, result: dict) -> int:
+    if path:
+        Path(path).write_text(json.dumps(result, indent=1) + "\n")
+        print(f"\nwrote {path}")
     return 0
 
 

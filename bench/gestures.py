@@ -68,6 +68,7 @@ def main() -> int:
     ap.add_argument("--gestures", default=None, help="classifier (default: the bundled canned gestures)")
     ap.add_argument("--figure", default=None, help="write the pooled confusion matrices (handpose | MediaPipe) here")
     ap.add_argument("--json", default=None, help="write every figure here")
+    ap.add_argument("--weights", default=None, help="pose model (default: the bundled one)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--no-mediapipe", action="store_true", help="handpose's keypoints only")
     args = ap.parse_args()
@@ -75,7 +76,9 @@ def main() -> int:
     root = Path(args.root)
     # predict's defaults; the cache is per setting, so a change of defaults cannot reuse another's keypoints
     tag = f"{PHOTO.backend}_flip{int(PHOTO.flip_test)}_recrops{PHOTO.recrops}"
-    pipeline_args = argparse.Namespace(cache=str(root / f".cache_handpose_{tag}.json"), weights=None,
+    if args.weights:
+        tag += "_" + Path(args.weights).stem
+    pipeline_args = argparse.Namespace(cache=str(root / f".cache_handpose_{tag}.json"), weights=args.weights,
                                        backend=PHOTO.backend, detector=None, flip_test=PHOTO.flip_test,
                                        recrops=PHOTO.recrops, threads=args.threads, side=None, max_hands=1,
                                        gestures="none")

@@ -14,7 +14,7 @@ logits at least T", how many mirrored and unmirrored hands each flags, and the m
 per hand go to --json, so rules can be chosen on one set and read on another.
 
     OMP_NUM_THREADS=2 .venv/bin/python bench/mirrored.py runs/gesture/sets --sets train/hagrid380 ... [--json OUT]
-    OMP_NUM_THREADS=2 .venv/bin/python bench/mirrored.py --hgc ../shared/data/hgc_dev [--json OUT]
+    OMP_NUM_THREADS=2 .venv/bin/python bench/mirrored.py --hgc ../shared/data/hgc_dev [--weights W] [--json OUT]
 """
 from __future__ import annotations
 
@@ -110,10 +110,11 @@ def main() -> int:
     p.add_argument("--sets", nargs="+", default=[], help="folders under ROOT")
     p.add_argument("--hgc", default=None, help="hgc_dev: its hand-made labels are the reference")
     p.add_argument("--select", type=int, default=146, help="with --hgc: the first photos form the selection half")
+    p.add_argument("--weights", default=None, help="pose model (default: the bundled one)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--json", default=None)
     args = p.parse_args()
-    pipeline = HandPipeline.create(threads=args.threads)
+    pipeline = HandPipeline.create(args.weights, threads=args.threads)
     if pipeline.side is None:
         raise SystemExit("the palm-side classifier's weights are missing")
     results: dict[str, list] = {}

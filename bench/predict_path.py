@@ -13,7 +13,8 @@ call and of each stage (detector, pose passes, palm side, gestures), median over
 
 A configuration is ``name=key:value,...`` with keys: backend (onnx | onnx-int8 | torch), flip_test (0/1),
 refine (re-crops from the keypoints, 0-2), side (classifier | classifier-no-mirror | head), fallback (0/1: the
-pose-model finder for photos the detector finds nothing good in), detection_scale (float).
+pose-model finder for photos the detector finds nothing good in), detection_scale (float), weights (a pose
+model; default the bundled one).
 """
 from __future__ import annotations
 
@@ -38,15 +39,15 @@ from handpose.pipeline import HandPipeline  # noqa: E402
 from handpose.train import metrics  # noqa: E402
 
 FAR_PX = 20.0
-DEFAULTS = dict(backend=PHOTO.backend, flip_test=PHOTO.flip_test, refine=2, side="classifier", fallback=True,
-                detection_scale=1.6)
+DEFAULTS = dict(backend=PHOTO.backend, flip_test=PHOTO.flip_test, refine=PHOTO.recrops, side="classifier",
+                fallback=True, detection_scale=1.6, weights="")
 # predict's defaults, then one stage at a time changed
 ABLATION = {
     "predict's defaults": {},
     "no flip test": {"flip_test": False},
-    "1 re-crop": {"refine": 1},
+    "2 re-crops": {"refine": 2},
     "no re-crop": {"refine": 0},
-    "int8": {"backend": "onnx-int8"},
+    "fp32": {"backend": "onnx"},
     "palm side without mirror": {"side": "classifier-no-mirror"},
     "left/right from the pose head": {"side": "head"},
     "no finder fallback": {"fallback": False},
@@ -67,7 +68,7 @@ def parse_config(text: str) -> tuple[str, dict]:
 
 def build(settings: dict, threads: int) -> HandPipeline:
     s = {**DEFAULTS, **settings}
-    pipeline = HandPipeline.create(backend=s["backend"], flip_test=s["flip_test"], threads=threads,
+    pipeline = HandPipeline.create(s["weights"] or None, backend=s["backend"], flip_test=s["flip_test"], threads=threads,
                                    side_weights="none" if s["side"] == "head" else None, recrops=s["refine"])
     pipeline.photo_fallback = s["fallback"]
     pipeline.detection_scale = s["detection_scale"]
