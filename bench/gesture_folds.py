@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import fnmatch
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -21,7 +20,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from handpose.apps.gesture import labelled_photos, scores  # noqa: E402
+from handpose.apps.gesture import cache_key, labelled_photos, scores  # noqa: E402
 from handpose.apps.synth import DEFAULT_MESHES  # noqa: E402
 from handpose.data.synth.gestures import CANNED, sample_gesture_keypoints  # noqa: E402
 from handpose.gesture.fit import fit  # noqa: E402
@@ -31,11 +30,16 @@ FOLDS = {"madblocks": ["madblocks"], "arya": ["arya"], "dharshini": ["dharshini"
          "hagrid": ["hagrid380", "hagrid_day1"], "rps": ["rps"], "rahul": ["rahul"], "waris": ["waris"]}
 
 
+# The pipeline the shipped classifier's keypoints came from (`handpose gesture train --cache`): predict's defaults
+# of the day (fp32 ONNX, flip test, 2 re-crops).
+MADE_WITH = argparse.Namespace(weights=None, backend="onnx", flip_test=True, recrops=2, detector=None)
+
+
 def cached(root: Path, folder: str) -> list[tuple[np.ndarray, str]]:
     cache = json.loads((root / ".cache_handpose.json").read_text())
     out = []
     for p, label in labelled_photos([str(root / folder)]):
-        k = cache.get(f"{os.path.abspath(p)}:{os.path.getsize(p)}")
+        k = cache.get(cache_key(MADE_WITH, p))
         if k is not None:
             out.append((np.asarray(k, np.float64), label))
     return out

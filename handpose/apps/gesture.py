@@ -82,16 +82,24 @@ def labelled_photos(dirs: list[str]) -> list[tuple[str, str]]:
     return photos
 
 
+def cache_key(args: argparse.Namespace, path: str) -> str:
+    """A photo's key in a keypoint cache: the file (path and size) and every pipeline option that moves its
+    keypoints, so that a cache made with other settings or models is not read as this one's."""
+    settings = (args.weights or "default", args.backend, f"flip{int(args.flip_test)}", f"recrops{args.recrops}",
+                args.detector or "default")
+    return ":".join((os.path.abspath(path), str(os.path.getsize(path)), *map(str, settings)))
+
+
 def hand_keypoints(args: argparse.Namespace, paths: list[str]) -> tuple[dict[str, list | None], list[str]]:
     """Keypoints of each photo's most confident hand (None: no hand found) and the unreadable photos' errors,
-    from ``--cache`` where it has them (same file size) and from the pipeline for the rest."""
+    from ``--cache`` where it has them (same file, size and pipeline options) and from the pipeline for the rest."""
     cache: dict = {}
     if args.cache and Path(args.cache).is_file():
         try:
             cache = json.loads(Path(args.cache).read_text())
         except (OSError, ValueError) as e:
             raise HandposeError(f"--cache {args.cache}: not a readable JSON file ({e})") from None
-    key = {p: f"{os.path.abspath(p)}:{os.path.getsize(p)}" for p in paths}
+    key = {p: cache_key(args, p) for p in paths}
     todo = [p for p in paths if key[p] not in cache]
     errors: list[str] = []
     if todo:

@@ -153,3 +153,25 @@ def test_gesture_train_refuses_bad_folders(tmp_path, capsys):
     assert cli(["gesture", "train", str(tmp_path / "one"), "--out", str(tmp_path / "g.safetensors")]) == 2
     assert "only one class" in capsys.readouterr().err
     assert not (tmp_path / "g.safetensors").exists()
+
+
+def test_the_keypoint_cache_is_kept_apart_per_pipeline_setting(tmp_path, monkeypatch):
+    import argparse
+
+    from handpose.apps import gesture
+
+    photo = str(sorted((MINI / "evaluation" / "rgb").glob("*.jpg"))[0])
+    parser = argparse.ArgumentParser()
+    gesture.add_arguments(parser)
+    cache = tmp_path / "cache.json"
+
+    def args(*extra):
+        return parser.parse_args(["train", str(tmp_path), "--out", "x", "--cache", str(cache), *extra])
+
+    first, _ = gesture.hand_keypoints(args("--recrops", "0"), [photo])
+    other, _ = gesture.hand_keypoints(args("--recrops", "2"), [photo])
+    assert len(json.loads(cache.read_text())) == 2  # one entry per setting, not one per file
+    assert np.abs(np.array(first[photo]) - np.array(other[photo])).max() > 0  # re-crops move the keypoints
+    monkeypatch.setattr(gesture, "create_pipeline", lambda *a, **k: pytest.fail("the cached setting ran again"))
+    again, _ = gesture.hand_keypoints(args("--recrops", "0"), [photo])
+    assert again[photo] == first[photo]
