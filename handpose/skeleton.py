@@ -17,6 +17,10 @@ BONES: tuple[tuple[int, int], ...] = tuple(
     for pair in zip((0, 1 + 4 * f, 2 + 4 * f, 3 + 4 * f), (1 + 4 * f, 2 + 4 * f, 3 + 4 * f, 4 + 4 * f))
 )
 
+# The "categories" entry of every COCO keypoints file the project writes (COCO skeletons are 1-based).
+COCO_CATEGORIES = [{"id": 1, "name": "hand", "supercategory": "hand", "keypoints": list(JOINT_NAMES),
+                    "skeleton": [[a + 1, b + 1] for a, b in BONES]}]
+
 # Index of the finger (0 thumb .. 4 little) each joint belongs to; the wrist is drawn in the palm colour.
 JOINT_FINGER: tuple[int, ...] = (-1,) + tuple(f for f in range(5) for _ in range(4))
 

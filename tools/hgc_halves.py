@@ -16,7 +16,7 @@ sys.path.insert(0, str(ROOT))
 from handpose.data.datasets import load_freihand  # noqa: E402
 from handpose.data.transforms import keypoints_box  # noqa: E402
 from handpose.io import atomic_write_json  # noqa: E402
-from handpose.skeleton import JOINT_NAMES  # noqa: E402
+from handpose.skeleton import COCO_CATEGORIES  # noqa: E402
 
 
 def coco(records) -> dict:
@@ -26,8 +26,7 @@ def coco(records) -> dict:
         kps = [[float(x), float(y), 2] for x, y in r.keypoints]
         annotations.append({"id": i, "image_id": i, "keypoints": [v for k in kps for v in k], "num_keypoints": 21,
                             "bbox": [float(v) for v in keypoints_box(r.keypoints)]})
-    return {"images": images, "annotations": annotations,
-            "categories": [{"id": 1, "name": "hand", "keypoints": list(JOINT_NAMES)}]}
+    return {"images": images, "annotations": annotations, "categories": COCO_CATEGORIES}
 
 
 def main() -> int:

@@ -13,15 +13,13 @@ import numpy as np
 
 from ...errors import HandposeError
 from ...io import atomic_write_image, atomic_write_json
-from ...skeleton import BONES, JOINT_NAMES
+from ...skeleton import COCO_CATEGORIES
 from ...data.transforms import apply_affine, crop_affine, keypoints_box, warp
 from .annotate import LabelledHand
 from .sources import Item
 
 JOURNAL = "journal.jsonl"
 OPTIONS = "label_options.json"
-CATEGORIES = [{"id": 1, "name": "hand", "supercategory": "hand", "keypoints": list(JOINT_NAMES),
-               "skeleton": [[a + 1, b + 1] for a, b in BONES]}]  # COCO skeletons are 1-based
 
 
 def rounded(values, digits: int = 2) -> list[float]:
@@ -143,7 +141,7 @@ class Output:
                 frames.append({**e["whole"], "source": e["source"], "original": e["original"],
                                **({"frame": e["frame"]} if e["frame"] is not None else {})})
         atomic_write_json(self.out / "annotations.json", {"info": info, "images": images, "annotations": annotations,
-                                                          "categories": CATEGORIES})
+                                                          "categories": COCO_CATEGORIES})
         if self.frames:
             atomic_write_json(self.out / "frames.json",
                               {"info": {**info, "boxes": "every kept hand's keypoint box [x, y, w, h]; frames where "

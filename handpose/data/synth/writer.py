@@ -8,12 +8,10 @@ from pathlib import Path
 import numpy as np
 
 from ...io import atomic_write, atomic_write_json
-from ...skeleton import BONES, JOINT_NAMES
+from ...skeleton import COCO_CATEGORIES
 from .scene import Sample
 
 LAYOUTS = ("coco", "freihand")
-CATEGORIES = [{"id": 1, "name": "hand", "supercategory": "hand", "keypoints": list(JOINT_NAMES),
-               "skeleton": [[a + 1, b + 1] for a, b in BONES]}]  # COCO skeletons are 1-based
 
 
 def image_path(out: Path, layout: str, index: int) -> Path:
@@ -61,5 +59,5 @@ def write_annotations(out: Path, layout: str, records: list[dict]) -> list[Path]
                             "keypoints": [v for kp in r["keypoints"] for v in kp], "bbox": r["bbox"],
                             "area": round(r["bbox"][2] * r["bbox"][3], 2), "num_keypoints": r["num_keypoints"],
                             "hand": r["hand"], "mesh": r["mesh"], "background": r["background"]})
-    atomic_write_json(out / "annotations.json", {"images": images, "annotations": annotations, "categories": CATEGORIES})
+    atomic_write_json(out / "annotations.json", {"images": images, "annotations": annotations, "categories": COCO_CATEGORIES})
     return [out / "annotations.json"]
