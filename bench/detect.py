@@ -146,7 +146,7 @@ def detection_sets(args: argparse.Namespace) -> dict[str, list[tuple[np.ndarray,
     return sets
 
 
-def run_detection(engines: dict[str, Engine], sets: dict) -> tuple[dict, dict]:
+def run_detection(engines: dict[str, Engine], sets: dict, iou: float) -> tuple[dict, dict]:
     """Per set and engine: true positives, predictions, truths; per engine: ms of every frame. Each engine
     makes its own pass over every frame: interleaved, one engine's thread pool still spinning after its call
     steals the cores of the next (on 2 cores that doubled the detector's median), which no user meets."""
@@ -163,14 +163,14 @@ def run_detection(engines: dict[str, Engine], sets: dict) -> tuple[dict, dict]:
                 t0 = time.perf_counter()
                 boxes, _ = engine(image)
                 ms[name].append(1000 * (time.perf_counter() - t0))
-                c["tp"] += match(boxes, truth, IOU)
+                c["tp"] += match(boxes, truth, iou)
                 c["predicted"] += len(boxes)
                 c["truth"] += len(truth)
     print(file=sys.stderr)
     return counts, ms
 
 
-def run_handedness(engines: dict[str, Engine], limit: int | None) -> dict:
+def run_handedness(engines: dict[str, Engine], limit: int | None, iou: float) -> dict:
     """Per engine but the bare detectors: uci_hand photos whose labelled hand it found, how many of those got
     a side and how many the right one, and ms per photo."""
     records = [r for r in load_coco(UCI) if r.extra.get("hand") in ("left", "right")][:limit]
@@ -187,9 +187,9 @@ def run_handedness(engines: dict[str, Engine], limit: int | None) -> dict:
             boxes, sides = engines[name](image)
             out[name]["ms"].append(1000 * (time.perf_counter() - t0))
             if len(boxes):
-                iou = iou_matrix(boxes, truth)[:, 0]
-                side = sides[int(iou.argmax())]
-                if iou.max() >= IOU:
+                overlap = iou_matrix(boxes, truth)[:, 0]
+                side = sides[int(overlap.argmax())]
+                if overlap.max() >= iou:
                     out[name]["found"] += 1
                     out[name]["sided"] += side is not None
                     out[name]["correct"] += side == r.extra["hand"]
@@ -223,7 +223,6 @@ def main() -> int:
     ap.add_argument("--backends", nargs="+", choices=BACKENDS, default=list(BACKENDS),
                     help="our engines (default: all three; fewer makes a full run shorter)")
     args = ap.parse_args()
-    globals()["IOU"] = args.iou  # the matching threshold every counter reads
     if args.limit is not None and args.limit < 1:
         raise HandposeError(f"--limit must be at least 1, got {args.limit}")
     if args.threads < 1 or args.canvas < 64 or args.max_hands < 1:
@@ -234,14 +233,14 @@ def main() -> int:
     first = next(iter(sets.values()))[0][0]
     for engine in engines.values():  # start-up (session creation, first-call allocation) is not timed
         engine(first)
-    counts, ms = run_detection(engines, sets)
-    handed = {} if args.only_real else run_handedness(engines, args.limit)
+    counts, ms = run_detection(engines, sets, args.iou)
+    handed = {} if args.only_real else run_handedness(engines, args.limit, args.iou)
 
-    print(f"\nDetection: recall / precision at IoU >= {IOU} (keypoint boxes); {args.threads} threads; "
+    print(f"\nDetection: recall / precision at IoU >= {args.iou} (keypoint boxes); {args.threads} threads; "
           f"pasted sets on {args.canvas} px squares; ms per frame over {len(next(iter(ms.values())))} frames\n")
     print("| engine | " + " | ".join(sets) + " | ms / frame | p90 |")
     print("|---|" + "---|" * (len(sets) + 2))
-    result: dict = {"config": {**vars(args), "iou": IOU, "sides": SIDES}, "detection": {}, "ms": {}, "handedness": {}}
+    result: dict = {"config": {**vars(args), "iou": args.iou, "sides": SIDES}, "detection": {}, "ms": {}, "handedness": {}}
     for name in engines:
         cells = []
         for s in sets:
@@ -258,7 +257,7 @@ def main() -> int:
     if not handed:
         return write_json(args.json, result)
     n = next(iter(handed.values()))["photos"]
-    print(f"\nHandedness on {n} uci_hand photos: found = the labelled hand matched at IoU >= {IOU}; "
+    print(f"\nHandedness on {n} uci_hand photos: found = the labelled hand matched at IoU >= {args.iou}; "
           "accuracy over the hands found\n")
     print("| engine | found | accuracy | ms / photo |")
     print("|---|---|---|---|")
