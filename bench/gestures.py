@@ -74,11 +74,8 @@ def main() -> int:
     args = ap.parse_args()
     clf = load_gestures(args.gestures)
     root = Path(args.root)
-    # predict's defaults; the cache is per setting, so a change of defaults cannot reuse another's keypoints
-    tag = f"{PHOTO.backend}_flip{int(PHOTO.flip_test)}_recrops{PHOTO.recrops}"
-    if args.weights:
-        tag += "_" + Path(args.weights).stem
-    pipeline_args = argparse.Namespace(cache=str(root / f".cache_handpose_{tag}.json"), weights=args.weights,
+    # predict's defaults; the cache keys each photo by these settings too (apps/gesture.cache_key)
+    pipeline_args = argparse.Namespace(cache=str(root / ".cache_handpose.json"), weights=args.weights,
                                        backend=PHOTO.backend, detector=None, flip_test=PHOTO.flip_test,
                                        recrops=PHOTO.recrops, threads=args.threads, side=None, max_hands=1,
                                        gestures="none")
