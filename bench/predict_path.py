@@ -12,7 +12,7 @@ call and of each stage (detector, pose passes, palm side, gestures), median over
     OMP_NUM_THREADS=2 .venv/bin/python bench/predict_path.py --config "lean=backend:onnx-int8,flip_test:0"
 
 A configuration is ``name=key:value,...`` with keys: backend (onnx | onnx-int8 | torch), flip_test (0/1),
-refine (re-crops from the keypoints, 0-2), side (classifier | classifier-no-mirror | head), fallback (0/1: the
+recrops (re-crops from the keypoints, 0-3), side (classifier | classifier-no-mirror | head), fallback (0/1: the
 pose-model finder for photos the detector finds nothing good in), detection_scale (float), weights (a pose
 model; default the bundled one).
 """
@@ -39,14 +39,14 @@ from handpose.pipeline import HandPipeline  # noqa: E402
 from handpose.train import metrics  # noqa: E402
 
 FAR_PX = 20.0
-DEFAULTS = dict(backend=PHOTO.backend, flip_test=PHOTO.flip_test, refine=PHOTO.recrops, side="classifier",
+DEFAULTS = dict(backend=PHOTO.backend, flip_test=PHOTO.flip_test, recrops=PHOTO.recrops, side="classifier",
                 fallback=True, detection_scale=1.6, weights="")
 # predict's defaults, then one stage at a time changed
 ABLATION = {
     "predict's defaults": {},
     "no flip test": {"flip_test": False},
-    "2 re-crops": {"refine": 2},
-    "no re-crop": {"refine": 0},
+    "2 re-crops": {"recrops": 2},
+    "no re-crop": {"recrops": 0},
     "fp32": {"backend": "onnx"},
     "palm side without mirror": {"side": "classifier-no-mirror"},
     "left/right from the pose head": {"side": "head"},
@@ -69,7 +69,7 @@ def parse_config(text: str) -> tuple[str, dict]:
 def build(settings: dict, threads: int) -> HandPipeline:
     s = {**DEFAULTS, **settings}
     pipeline = HandPipeline.create(s["weights"] or None, backend=s["backend"], flip_test=s["flip_test"], threads=threads,
-                                   side_weights="none" if s["side"] == "head" else None, recrops=s["refine"])
+                                   side_weights="none" if s["side"] == "head" else None, recrops=s["recrops"])
     pipeline.photo_fallback = s["fallback"]
     pipeline.detection_scale = s["detection_scale"]
     if pipeline.side is not None:

@@ -112,7 +112,7 @@ class HandPipeline:
     bundled canned gestures when present)."""
 
     def __init__(self, estimator: PoseEstimator, detector: Detector | None | str = "auto", max_hands: int = 2,
-                 duplicate_iou: float = 0.4, mask_scale: float = 1.1, further_gate: float = 0.5, refine: int = 2,
+                 duplicate_iou: float = 0.4, mask_scale: float = 1.1, further_gate: float = 0.5, recrops: int = 2,
                  detection_scale: float = 1.6, side: SideClassifier | None | str = "auto",
                  gestures: GestureClassifier | None | str = "auto"):
         if max_hands < 1:
@@ -129,7 +129,7 @@ class HandPipeline:
         self.duplicate_iou = duplicate_iou
         self.mask_scale = mask_scale
         self.further_gate = further_gate
-        self.refine = refine  # re-crops from the estimated keypoints after a detection (MediaPipe's second ROI)
+        self.recrops = recrops  # re-crops from the estimated keypoints after a detection (MediaPipe's second ROI)
         # The first pose crop is the detection grown by this: the detector's box often misses outstretched
         # fingers, and a crop that cuts them off cannot find them again. On hgc_dev (detections of the torch
         # detector, two re-crops): 1.0 -> EPE median 8.5 px, 41 of 289 hands off by > 20 px; 1.6 -> 7.6 px, 14.
@@ -153,7 +153,7 @@ class HandPipeline:
         detector = load_detector(detector_weights, threads, backend=estimator.backend_name) if use_detector else None
         side = None if side_weights == "none" else load_side_classifier(
             side_weights, backend=estimator.backend_name, threads=threads)
-        return cls(estimator, detector, max_hands, side=side, gestures=load_gestures(gestures), refine=recrops)
+        return cls(estimator, detector, max_hands, side=side, gestures=load_gestures(gestures), recrops=recrops)
 
     @property
     def finder_name(self) -> str:
@@ -241,7 +241,7 @@ class HandPipeline:
                     picked += 1
         # every hand in one batch
         hands = self.estimator.estimate_many([(images[i], grow(b, self.detection_scale)) for i, b in jobs])
-        for _ in range(self.refine):
+        for _ in range(self.recrops):
             # The detector's box frames the hand less exactly than the hand's own keypoints do (on hgc_dev the
             # crop from the detection alone gave AUC 0.516, the given keypoint box 0.676): crop again from them.
             again = self.estimator.estimate_many([(images[i], h.box) for (i, _), h in zip(jobs, hands)])

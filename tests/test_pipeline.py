@@ -96,8 +96,8 @@ def test_two_hands_from_an_injected_detector_in_one_batch(plain, with_head, two_
         est.estimate_crops_all = lambda crops: batches.append(len(crops)) or run(crops)
         # the second detection is the first one again, slightly shifted: a duplicate, not a third hand
         det = FakeDetector([boxes[0], boxes[0] + [3, 2, 0, 0], boxes[1]])
-        # refine=0: the crops of the detections themselves (refine passes re-crop from the keypoints, below)
-        pipe = HandPipeline(est, det, max_hands=2, refine=0)
+        # recrops=0: the crops of the detections themselves (re-crops from the keypoints, below)
+        pipe = HandPipeline(est, det, max_hands=2, recrops=0)
         pipe.photo_fallback = False  # an untrained model's hands score low: the finder would be asked too
         (entry,), errors = predict_files(pipe, [str(path)])
         assert errors == [] and det.calls == 1 and batches == [2]  # both hands' crops in one pose batch
@@ -119,7 +119,7 @@ def test_two_hands_from_an_injected_detector_in_one_batch(plain, with_head, two_
         # max_hands caps what is reported
         assert len(pipe(image, max_hands=1)) == 1
         batches.clear()
-        refiner = HandPipeline(est, FakeDetector(boxes), max_hands=2, refine=2)
+        refiner = HandPipeline(est, FakeDetector(boxes), max_hands=2, recrops=2)
         refiner.photo_fallback = False
         refined = refiner(image)
         assert batches == [2, 2, 2] and len(refined) == 2  # each re-crop pass is one batch for both hands
@@ -128,7 +128,7 @@ def test_two_hands_from_an_injected_detector_in_one_batch(plain, with_head, two_
 def test_a_weak_detection_on_a_photo_asks_the_finder_too(plain, two_hands):
     image, boxes = two_hands
     est = PoseEstimator(plain, presence_threshold=0.0)
-    pipe = HandPipeline(est, FakeDetector(boxes[:1]), max_hands=2, refine=0)
+    pipe = HandPipeline(est, FakeDetector(boxes[:1]), max_hands=2, recrops=0)
     (detected,) = pipe(image, max_hands=1)
     found = Hand(keypoints=detected.keypoints + [256, 0], scores=detected.scores, score=detected.score + 1.0,
                  box=detected.box + np.array([256, 0, 0, 0], np.float32))

@@ -191,7 +191,7 @@ def test_the_pipeline_and_the_tracker_ask_the_classifier(tmp_path):
     asked = []
     real = side.label_many
     side.label_many = lambda jobs: (asked.append(len(jobs)), real(jobs))[1]
-    pipe = HandPipeline(est, FakeDetector([record.box]), max_hands=1, refine=0, detection_scale=1.0, side=side)
+    pipe = HandPipeline(est, FakeDetector([record.box]), max_hands=1, recrops=0, detection_scale=1.0, side=side)
     hands = pipe(image)
     assert hands and hands[0].handedness in ("left", "right") and 0.5 <= hands[0].handedness_score <= 1
     assert asked == [1]
@@ -203,7 +203,7 @@ def test_the_pipeline_and_the_tracker_ask_the_classifier(tmp_path):
         assert tracks and tracks[0].handedness[0] in ("left", "right")
     # a track is asked on its first SIDE_WARMUP frames and every SIDE_EVERY-th after, not on every frame
     assert 0 < sum(asked) < frames
-    no_side = HandPipeline(est, FakeDetector([record.box]), max_hands=1, refine=0, side=None)
+    no_side = HandPipeline(est, FakeDetector([record.box]), max_hands=1, recrops=0, side=None)
     assert no_side(image)[0].handedness is None
 
 
