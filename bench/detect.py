@@ -56,7 +56,7 @@ sys.path.insert(0, str(ROOT))
 
 from handpose.data.datasets import HandFreeCrops, load_coco, read_rgb  # noqa: E402
 from handpose.detect import HandDetector  # noqa: E402
-from handpose.detect.codec import iou_matrix, match  # noqa: E402
+from handpose.detect.codec import iou_matrix, match, matched, touching  # noqa: E402
 from handpose.detect.data import keypoint_box, load_frames, load_paste_hands, pasted_samples  # noqa: E402
 from handpose.errors import HandposeError  # noqa: E402
 from handpose.pipeline import HandPipeline  # noqa: E402
@@ -68,6 +68,8 @@ UCI = DATA / "uci_hand" / "annotations.json"
 PASTE = {"hgc_dev": {"format": "freihand", "root": str(DATA / "hgc_dev"), "split": "evaluation", "box": "keypoints"},
          "uci_hand": {"format": "coco", "annotations": str(UCI)}}
 SIDES = (40, 80, 160)
+# Hand-size bins of the real sets' recall split: the drawn box's longer side in frame pixels.
+SIZE_BINS = (("under 40 px", 0, 40), ("40-80 px", 40, 80), ("over 80 px", 80, float("inf")))
 PASTED = 100  # images per pasted set
 IOU = 0.5
 BACKENDS = ("torch", "onnx", "onnx-int8")
@@ -146,11 +148,21 @@ def detection_sets(args: argparse.Namespace) -> dict[str, list[tuple[np.ndarray,
     return sets
 
 
-def run_detection(engines: dict[str, Engine], sets: dict, iou: float) -> tuple[dict, dict]:
-    """Per set and engine: true positives, predictions, truths; per engine: ms of every frame. Each engine
+def hand_groups(truth: np.ndarray) -> list[list[str]]:
+    """Per truth box, the split groups it counts in: its size bin and "touching" (it meets another hand)."""
+    near = touching(truth)
+    return [[name for name, lo, hi in SIZE_BINS if lo <= max(b[2], b[3]) < hi] + (["touching"] if t else [])
+            for b, t in zip(np.asarray(truth).reshape(-1, 4), near)]
+
+
+def run_detection(engines: dict[str, Engine], sets: dict, iou: float) -> tuple[dict, dict, dict]:
+    """Per set and engine: true positives, predictions, truths; per engine: ms of every frame; per engine and
+    split group (hand_groups) of the real sets: truths and those found. Each engine
     makes its own pass over every frame: interleaved, one engine's thread pool still spinning after its call
     steals the cores of the next (on 2 cores that doubled the detector's median), which no user meets."""
     counts = {s: {e: {"tp": 0, "predicted": 0, "truth": 0} for e in engines} for s in sets}
+    groups = [name for name, _, _ in SIZE_BINS] + ["touching"]
+    split = {e: {g: {"truth": 0, "found": 0} for g in groups} for e in engines}
     ms: dict[str, list[float]] = {e: [] for e in engines}
     total = sum(len(samples) for samples in sets.values())
     for name, engine in engines.items():
@@ -163,11 +175,17 @@ def run_detection(engines: dict[str, Engine], sets: dict, iou: float) -> tuple[d
                 t0 = time.perf_counter()
                 boxes, _ = engine(image)
                 ms[name].append(1000 * (time.perf_counter() - t0))
-                c["tp"] += match(boxes, truth, iou)
+                found = matched(boxes, truth, iou)
+                c["tp"] += int(found.sum())
                 c["predicted"] += len(boxes)
                 c["truth"] += len(truth)
+                if set_name.startswith("real/"):
+                    for hit, names in zip(found, hand_groups(truth)):
+                        for g in names:
+                            split[name][g]["truth"] += 1
+                            split[name][g]["found"] += int(hit)
     print(file=sys.stderr)
-    return counts, ms
+    return counts, ms, split
 
 
 def run_handedness(engines: dict[str, Engine], limit: int | None, iou: float) -> dict:
@@ -233,7 +251,7 @@ def main() -> int:
     first = next(iter(sets.values()))[0][0]
     for engine in engines.values():  # start-up (session creation, first-call allocation) is not timed
         engine(first)
-    counts, ms = run_detection(engines, sets, args.iou)
+    counts, ms, split = run_detection(engines, sets, args.iou)
     handed = {} if args.only_real else run_handedness(engines, args.limit, args.iou)
 
     print(f"\nDetection: recall / precision at IoU >= {args.iou} (keypoint boxes); {args.threads} threads; "
@@ -253,6 +271,15 @@ def main() -> int:
         print(f"| {name} | " + " | ".join(cells) + f" | {statistics.median(t):.1f} | {np.percentile(t, 90):.1f} |")
     print("\npalms' boxes are MediaPipe's own (a hand it missed has none): recall there is a floor for us, "
           "and MediaPipe's row there is not a comparison. The pasted sets favour ours (trained on pastes).")
+    if any(s.startswith("real/") for s in sets):
+        result["real_split"] = split
+        first = split[next(iter(split))]
+        print(f"\nRecall on the real sets together, by hand size (the drawn box's longer side in the frame) and for "
+              f"touching hands (drawn boxes that meet another once grown by a tenth), at IoU >= {args.iou}\n")
+        print("| engine | " + " | ".join(f"{g} ({c['truth']})" for g, c in first.items()) + " |")
+        print("|---|" + "---|" * len(first))
+        for name, groups in split.items():
+            print(f"| {name} | " + " | ".join(fmt(ratio(c["found"], c["truth"])) for c in groups.values()) + " |")
 
     if not handed:
         return write_json(args.json, result)

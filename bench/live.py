@@ -4,6 +4,7 @@ installed (`make bench-deps`).
 
     .venv/bin/python bench/live.py [--videos still uci two-hands] [--backends onnx-int8 onnx torch] [--threads N]
                                    [--max-hands N] [--max-frames N]
+    .venv/bin/python bench/live.py --clips DIR [--backends onnx-int8] [--threads N] [--max-hands 2]
 
 Videos (handpose/data/video.py): still (a mini-example image panned and zoomed), uci (two uci_hand videos,
 when ../shared/data has them), two-hands (hgc_dev images 13 and 199, one mirrored, pasted into a hand-free
@@ -129,14 +130,16 @@ def score(video: LabelledVideo, raw: list[list[np.ndarray]], shown: list[list[np
     }
 
 
-def run_ours(video: LabelledVideo, args: argparse.Namespace, backend: str, max_hands: int, out: Path) -> dict:
+def track_ours(path: Path, size: tuple[int, int], args: argparse.Namespace, backend: str, max_hands: int,
+               out: Path) -> tuple[float, str, list, list]:
+    """`handpose live` on a video file: (FPS, detector runs, per frame each track's raw and shown keypoints)."""
     # As `handpose live` builds it: the bundled detector (or the pose-model finder without detector weights).
     pipeline = HandPipeline.create(args.weights, backend=backend, detector_weights=args.detector,
                                    max_hands=max_hands, threads=args.threads, flip_test=VIDEO.flip_test)
     tracker = HandTracker(pipeline, max_hands)
     raw, shown = [], []
-    source = FileSource(str(video.path))
-    writer = VideoOutput(out, source.fps, video.size)
+    source = FileSource(str(path))
+    writer = VideoOutput(out, source.fps, size)
     try:
         stats = process(source, tracker, video=writer, max_frames=args.max_frames,
                         on_frame=lambda f, tracks: (raw.append([t.hand.keypoints for t in tracks]),
@@ -146,16 +149,23 @@ def run_ours(video: LabelledVideo, args: argparse.Namespace, backend: str, max_h
         writer.finish(True)
     # stats.found: frames where the tracker searched for new hands, i.e. ran the pipeline's detector
     runs = f"{stats.found}/{stats.frames}" + ("" if pipeline.detector is not None else " (finder)")
-    return {"fps": stats.fps, "searches": runs, **score(video, raw, shown)}
+    return stats.fps, runs, raw, shown
 
 
-def run_mediapipe(video: LabelledVideo, complexity: int, max_hands: int, max_frames: int | None, out: Path) -> dict:
+def run_ours(video: LabelledVideo, args: argparse.Namespace, backend: str, max_hands: int, out: Path) -> dict:
+    fps, runs, raw, shown = track_ours(video.path, video.size, args, backend, max_hands, out)
+    return {"fps": fps, "searches": runs, **score(video, raw, shown)}
+
+
+def track_mediapipe(path: Path, size: tuple[int, int], fps: float, complexity: int, max_hands: int,
+                    max_frames: int | None, out: Path) -> tuple[float, list]:
+    """MediaPipe Hands in tracking mode on a video file, drawn and encoded as ours: (FPS, per frame its hands)."""
     import mediapipe as mp
 
     hands = mp.solutions.hands.Hands(static_image_mode=False, max_num_hands=max_hands, model_complexity=complexity,
                                      min_detection_confidence=0.5, min_tracking_confidence=0.5)
-    cap = cv2.VideoCapture(str(video.path))
-    writer = VideoOutput(out, video.fps, video.size)
+    cap = cv2.VideoCapture(str(path))
+    writer = VideoOutput(out, fps, size)
     shown, frames = [], 0
     start = time.perf_counter()
     while max_frames is None or frames < max_frames:
@@ -163,7 +173,8 @@ def run_mediapipe(video: LabelledVideo, complexity: int, max_hands: int, max_fra
         if not ok:
             break
         res = hands.process(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-        pts = [np.array([[p.x * video.size[0], p.y * video.size[1]] for p in lm.landmark], np.float32)
+        # normalised landmarks are in pixel-edge units; pixel centres sit half a pixel in (as ours)
+        pts = [np.array([[p.x * size[0] - 0.5, p.y * size[1] - 0.5] for p in lm.landmark], np.float32)
                for lm in (res.multi_hand_landmarks or [])]
         for p in pts:
             draw_hand(bgr, p)
@@ -174,9 +185,91 @@ def run_mediapipe(video: LabelledVideo, complexity: int, max_hands: int, max_fra
     writer.finish(True)
     cap.release()
     hands.close()
+    return frames / seconds, shown
+
+
+def run_mediapipe(video: LabelledVideo, complexity: int, max_hands: int, max_frames: int | None, out: Path) -> dict:
+    fps, shown = track_mediapipe(video.path, video.size, video.fps, complexity, max_hands, max_frames, out)
     # MediaPipe smooths its landmarks internally (raw and shown are the same series) and does not say when
     # its palm detector ran.
-    return {"fps": frames / seconds, "searches": "-", **score(video, shown, shown)}
+    return {"fps": fps, "searches": "-", **score(video, shown, shown)}
+
+
+# -- real clips: no labels; MediaPipe full's tracked hands are the reference --------------------------------
+CLIP_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
+AGREE = 0.2  # a reported hand is MediaPipe's when its mean keypoint distance is under this share of its size
+
+
+def agreement(reference: list[list[np.ndarray]], other: list[list[np.ndarray]]) -> dict:
+    """Of the reference's hands (per frame), the share ``other`` also reports within AGREE of the hand's size,
+    nearest pairs first, each used once; and ``other``'s hands that match none (found where it sees none)."""
+    n = min(len(reference), len(other))
+    total = found = extra = 0
+    for ref, hands in zip(reference[:n], other[:n]):
+        pairs = sorted((float(np.linalg.norm(h - r, axis=1).mean()) / max(hand_size(r), 1.0), i, j)
+                       for i, r in enumerate(ref) for j, h in enumerate(hands))
+        used_r, used_h = set(), set()
+        for d, i, j in pairs:
+            if d < AGREE and i not in used_r and j not in used_h:
+                used_r.add(i)
+                used_h.add(j)
+        total, found, extra = total + len(ref), found + len(used_r), extra + len(hands) - len(used_h)
+    return {"reference": total, "found": found, "share": found / total if total else float("nan"), "extra": extra}
+
+
+def clip_paths(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        raise HandposeError(f"--clips {folder}: not a folder")
+    clips = sorted(p for p in folder.rglob("*") if p.suffix.lower() in CLIP_SUFFIXES)
+    if not clips:
+        raise HandposeError(f"--clips {folder}: no video files ({', '.join(CLIP_SUFFIXES)})")
+    return clips
+
+
+def run_clips(folder: Path, args: argparse.Namespace, tmp: Path) -> int:
+    """Each clip: MediaPipe full (tracking), then ours per backend and MediaPipe lite; the share of MediaPipe
+    full's hands each also reports, its extra hands, and FPS beside MediaPipe full's in the same run."""
+    hands = args.max_hands or 2
+    rows, sums = [], {}
+    for path in clip_paths(folder):
+        cap = cv2.VideoCapture(str(path))
+        size = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+        fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
+        cap.release()
+        if size[0] < 1:
+            print(f"{path}: cannot be decoded, skipped", file=sys.stderr)
+            continue
+        name = str(path.relative_to(folder))
+        print(f"{name}: {size[0]}x{size[1]}", file=sys.stderr)
+        full_fps, reference = track_mediapipe(path, size, fps, 1, hands, args.max_frames, tmp / "mp.mp4")
+        here = [("MediaPipe full", full_fps, "-", agreement(reference, reference))]
+        for backend in args.backends:
+            f, runs, _, shown = track_ours(path, size, args, backend, hands, tmp / "out.mp4")
+            here.append((f"handpose {backend}", f, runs, agreement(reference, shown)))
+        f, lite = track_mediapipe(path, size, fps, 0, hands, args.max_frames, tmp / "mp.mp4")
+        here.append(("MediaPipe lite", f, "-", agreement(reference, lite)))
+        for label, f, runs, a in here:
+            rows.append((name, f"{size[0]}x{size[1]}", len(reference), label, f, f / full_fps, runs, a))
+            s = sums.setdefault(label, {"found": 0, "reference": 0, "extra": 0, "ratios": []})
+            s["found"], s["reference"], s["extra"] = s["found"] + a["found"], s["reference"] + a["reference"], s["extra"] + a["extra"]
+            s["ratios"].append(f / full_fps)
+    print(f"{torch.get_num_threads()} torch threads; up to {hands} hands; FPS end to end incl. decode, draw and encode; "
+          f"found = MediaPipe full's tracked hands also reported within {AGREE} of the hand's size"
+          + (f"; first {args.max_frames} frames of each" if args.max_frames else ""))
+    print("| clip | size | frames | pipeline | FPS | FPS / MediaPipe full | MediaPipe full's hands found | extra hands "
+          "| detector runs (frames) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, size, frames, label, f, ratio, runs, a in rows:
+        print(f"| {name} | {size} | {frames} | {label} | {f:.1f} | {ratio:.2f} | {a['found']}/{a['reference']} "
+              f"({100 * a['share']:.0f}%) | {a['extra']} | {runs} |")
+    print("\nAll clips together (FPS ratio: the mean of the per-clip ratios)\n")
+    print("| pipeline | MediaPipe full's hands found | extra hands | FPS / MediaPipe full |")
+    print("|---|---|---|---|")
+    for label, s in sums.items():
+        share = s["found"] / s["reference"] if s["reference"] else float("nan")
+        print(f"| {label} | {s['found']}/{s['reference']} ({100 * share:.1f}%) | {s['extra']} "
+              f"| {np.mean(s['ratios']):.2f} |")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -190,6 +283,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=None, help="torch and ONNX Runtime threads (default: their choice)")
     p.add_argument("--max-hands", type=int, default=None,
                    help="hands both pipelines track (default: the most any frame of the video holds)")
+    p.add_argument("--clips", type=Path, default=None, metavar="DIR",
+                   help="real videos (every video file under DIR, e.g. bench/realdata.py's clips) instead of made ones: "
+                        "scored against MediaPipe full's tracked hands (needs MediaPipe)")
     p.add_argument("--max-frames", type=int, default=None,
                    help="only the first N frames of each video, for a quick check (the two-hands video is made N long)")
     args = p.parse_args(argv)
@@ -205,6 +301,16 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         with_mediapipe = False
         print("MediaPipe is not installed (`make bench-deps`): ours only, no FPS ratio", file=sys.stderr)
+    if args.clips is not None:
+        if not with_mediapipe:
+            print("error: --clips scores against MediaPipe's tracked hands: install it (make bench-deps)", file=sys.stderr)
+            return 2
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                return run_clips(args.clips, args, Path(tmp))
+        except HandposeError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
     rows = []
     try:
         with tempfile.TemporaryDirectory() as tmp:

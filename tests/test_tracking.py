@@ -107,3 +107,33 @@ def test_a_tracks_gesture_survives_one_odd_frame_and_follows_a_lasting_change(ra
         assert t.to_json()["gesture"] == "Victory" and t.to_json()["gesture_score"] == pytest.approx(0.9)
     assert tracker.info.ms["gesture"] >= 0
     random_estimator.presence_threshold = 0.2
+
+
+@pytest.mark.skipif(not DEFAULT_WEIGHTS.is_file(), reason=f"needs the bundled default weights ({DEFAULT_WEIGHTS})")
+def test_a_second_hand_that_comes_in_while_one_is_tracked_is_added_within_a_few_frames(tmp_path):
+    import cv2
+
+    from handpose.data.video import two_hand_video
+    from handpose.defaults import VIDEO
+    from handpose.pipeline import HandPipeline
+
+    appear, every = 12, 5
+    video = two_hand_video(tmp_path / "v.mp4", still=14, move=6, appear=appear)
+    pipeline = HandPipeline.create(backend=VIDEO.backend, flip_test=VIDEO.flip_test, max_hands=2, threads=2)
+    tracker = HandTracker(pipeline, max_hands=2, redetect_every=every)
+    cap = cv2.VideoCapture(str(video.path))
+    counts, near = [], []
+    for i, truths in enumerate(video.labels):
+        ok, bgr = cap.read()
+        assert ok
+        tracks = tracker.update(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), i / video.fps)
+        counts.append(len(tracks))
+        # every tracked hand lies on a labelled one (under 0.2 of its size away on average): none on nothing
+        for t in tracks:
+            gaps = [np.linalg.norm(t.keypoints - k, axis=1).mean() / np.ptp(k, axis=0).max() for k in truths]
+            near.append(min(gaps))
+    assert counts[:appear] and max(counts[:appear]) == 1, "one hand in view, one tracked"
+    added = next((i for i in range(appear, len(counts)) if counts[i] == 2), None)
+    assert added is not None and added - appear <= every + 1, f"second hand added on frame {added}, came in on {appear}"
+    assert all(c == 2 for c in counts[added:]), "both hands kept once found"
+    assert max(near) < 0.2, f"a track {max(near):.2f} hand sizes from every labelled hand"

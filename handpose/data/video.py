@@ -291,13 +291,16 @@ TWO_HAND_POSES = np.array([(0.0, 0.0, 0.0, 1.0), (0.07, -0.06, 15.0, 0.85), (-0.
 
 def two_hand_video(out: str | Path, hands: list[HandRecord] | None = None, room: np.ndarray | None = None,
                    size: tuple[int, int] = (640, 360), fps: float = 30.0, still: int = 45, move: int = 60,
-                   side: float = 0.4, noise: float = 2.0, seed: int = 0, progress: bool = False) -> LabelledVideo:
+                   side: float = 0.4, noise: float = 2.0, seed: int = 0, appear: int = 0,
+                   progress: bool = False) -> LabelledVideo:
     """Two hands in view on every frame (see the module docstring): ``hands[0]`` as photographed on the frame's
     right, ``hands[1]`` mirrored on its left (one person's left palms, as the mini-example's, become a left
     and a right hand where a facing person holds them). Still for ``still`` frames, ``move`` frames easing to
     the next key pose (TWO_HAND_POSES), still, move, still: 3 x 45 + 2 x 60 = 255 frames, 8.5 s at 30 fps.
     ``room``: an RGB image of ``size`` (``hand_free_room``), default a synthetic scene; ``side``: the hands'
-    keypoint-box side as a share of the frame height at scale 1; fresh noise (sigma ``noise``) every frame."""
+    keypoint-box side as a share of the frame height at scale 1; fresh noise (sigma ``noise``) every frame.
+    ``appear``: the frame-left hand comes into view on this frame (0: on the first), as a second hand does while
+    the first is tracked; before it the labels hold the frame-right hand only."""
     hands = freihand_hands() if hands is None else hands
     if len(hands) != 2:
         raise HandposeError(f"two_hand_video needs 2 hands, got {len(hands)}")
@@ -319,6 +322,7 @@ def two_hand_video(out: str | Path, hands: list[HandRecord] | None = None, room:
     home = [np.array([0.75 * w, 0.55 * h]), np.array([0.25 * w, 0.55 * h])]  # beside a face in the middle
     plan = [[c.matrix(base + p[:2] * (w, h), side * h * p[3], p[2]) for c, base, p in zip(cutouts, home, poses)]
             for poses in zip(*tracks)]
+    plan = [ms if i >= appear else ms[:1] for i, ms in enumerate(plan)]
     labels = [[apply_affine(c.keypoints, m) for c, m in zip(cutouts, ms)] for ms in plan]
 
     def frames():

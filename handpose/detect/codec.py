@@ -129,17 +129,29 @@ class BoxCodec:
         return boxes[keep], scores[keep]
 
 
-def match(pred: np.ndarray, truth: np.ndarray, iou_threshold: float = 0.5) -> int:
-    """True positives: predictions (best first) matched one-to-one to unmatched truths at IoU >= threshold."""
-    if len(pred) == 0 or len(truth) == 0:
-        return 0
-    iou = iou_matrix(pred, truth)
+def matched(pred: np.ndarray, truth: np.ndarray, iou_threshold: float = 0.5) -> np.ndarray:
+    """Which truths (bool per truth) predictions (best first) match one-to-one at IoU >= threshold."""
     used = np.zeros(len(truth), bool)
-    tp = 0
-    for row in iou:
+    if len(pred) == 0 or len(truth) == 0:
+        return used
+    for row in iou_matrix(pred, truth):
         row = np.where(used, -1.0, row)
         j = int(np.argmax(row))
         if row[j] >= iou_threshold:
             used[j] = True
-            tp += 1
-    return tp
+    return used
+
+
+def match(pred: np.ndarray, truth: np.ndarray, iou_threshold: float = 0.5) -> int:
+    """True positives: predictions (best first) matched one-to-one to unmatched truths at IoU >= threshold."""
+    return int(matched(pred, truth, iou_threshold).sum())
+
+
+def touching(boxes: np.ndarray, margin: float = 0.1) -> np.ndarray:
+    """Which boxes (bool per box) meet another once each is grown by ``margin`` of its sides on every edge:
+    hands that touch or overlap, the pairs a detector must keep apart."""
+    b = np.asarray(boxes, np.float64).reshape(-1, 4)
+    grown = b + np.stack([-margin * b[:, 2], -margin * b[:, 3], 2 * margin * b[:, 2], 2 * margin * b[:, 3]], 1)
+    near = iou_matrix(grown, grown) > 0
+    np.fill_diagonal(near, False)
+    return near.any(1)

@@ -120,27 +120,46 @@ def clip_boxes(boxes: np.ndarray, size: int, keep_fraction: float = 0.5, min_sid
 
 
 class Paster:
-    """Pastes 1..n hands at log-uniform sizes into free places of a canvas, avoiding the boxes already there."""
+    """Pastes 1..n hands at log-uniform sizes into free places of a canvas, avoiding the boxes already there;
+    with probability ``touching`` a hand is instead laid against one already there (a neighbour's size, its
+    box meeting or overlapping the neighbour's by up to a third), as two hands of one person touch, so the
+    detector learns to keep such pairs two hands, not one box over both."""
 
-    def __init__(self, hands: list[PasteHand], side: tuple[float, float], rotation: float):
-        self.hands, self.side, self.rotation = hands, side, rotation
+    def __init__(self, hands: list[PasteHand], side: tuple[float, float], rotation: float, touching: float = 0.0):
+        self.hands, self.side, self.rotation, self.touching = hands, side, rotation, touching
 
     def __call__(self, rng: np.random.Generator, canvas: np.ndarray, boxes: list[np.ndarray], count: int) -> list[np.ndarray]:
         size = canvas.shape[0]
         for _ in range(count):
-            side = math.exp(rng.uniform(math.log(self.side[0]), math.log(self.side[1])))
-            for _try in range(10):
-                c = rng.uniform(0, size, 2)
-                probe = np.array([c[0] - side / 2, c[1] - side / 2, side, side], np.float32)
-                if not overlaps_any(probe, boxes):
-                    break
+            # drawn only when asked for, so recipes without touching pairs replay their samples exactly
+            placed = self.beside(rng, boxes) if self.touching and boxes and rng.random() < self.touching else None
+            if placed is not None:
+                side, c = placed
             else:
-                continue
+                side = math.exp(rng.uniform(math.log(self.side[0]), math.log(self.side[1])))
+                for _try in range(10):
+                    c = rng.uniform(0, size, 2)
+                    probe = np.array([c[0] - side / 2, c[1] - side / 2, side, side], np.float32)
+                    if not overlaps_any(probe, boxes):
+                        break
+                else:
+                    continue
             hand = self.hands[int(rng.integers(len(self.hands)))]
             box = paste_hand(canvas, hand, side, (c[0], c[1]), rng.uniform(-self.rotation, self.rotation),
                              bool(rng.random() < 0.5), rng.uniform(0.7, 1.3))
             boxes.append(box)
         return boxes
+
+    def beside(self, rng: np.random.Generator, boxes: list[np.ndarray]) -> tuple[float, np.ndarray]:
+        """(side, centre) of a hand against a random box of ``boxes``, mostly beside it, sometimes above or below."""
+        b = np.asarray(boxes[int(rng.integers(len(boxes)))], np.float64)
+        side = float(np.clip(max(b[2], b[3]) * rng.uniform(0.8, 1.25), self.side[0], self.side[1]))
+        angle = rng.normal(0, 0.35) + (math.pi if rng.random() < 0.5 else 0.0)  # radians; 0: to the right
+        if rng.random() < 0.25:
+            angle += math.pi / 2
+        u = np.array([math.cos(angle), math.sin(angle)])
+        reach = abs(u[0]) * b[2] / 2 + abs(u[1]) * b[3] / 2 + side / 2  # centre distance of boxes just meeting
+        return side, b[:2] + b[2:] / 2 + u * reach * (1 - rng.uniform(0.0, 0.35))
 
 
 def photometric(rng: np.random.Generator, image: np.ndarray, strength: float) -> np.ndarray:
@@ -157,7 +176,8 @@ class DetectionTrainSet(Dataset):
                  augment: dict, length: int, seed: int):
         self.frames, self.rooms, self.codec = frames, rooms, codec
         self.a, self.length, self.seed, self.epoch = augment, length, seed, 0
-        self.paster = Paster(hands, tuple(augment["paste_side"]), augment["paste_rotation"]) if hands else None
+        self.paster = Paster(hands, tuple(augment["paste_side"]), augment["paste_rotation"],
+                             augment.get("touching", 0.0)) if hands else None
 
     def __len__(self) -> int:
         return self.length

@@ -53,6 +53,7 @@ DEFAULTS: dict = {
         "max_pasted": 4,
         "paste_side": [8.0, 160.0],  # longer side of a pasted hand's box in input pixels (log-uniform)
         "paste_rotation": 30.0,
+        "touching": 0.0,  # probability that a pasted hand is laid against a hand already there (Paster)
         "scale": [0.6, 1.8],  # zoom of a whole frame (log-uniform), about the input centre
         "shift": 0.25,  # fraction of the input side
         "flip": 0.5,

@@ -11,8 +11,9 @@ import torch
 from handpose.apps.cli import main
 from handpose.data.datasets import read_rgb
 from handpose.detect import Detection, HandDetector
-from handpose.detect.codec import BoxCodec, invert_affine, iou_matrix, letterbox, letterbox_matrix, map_boxes, match, nms
-from handpose.detect.data import DetectionTrainSet, Frame, PasteHand, keypoint_box, paste_hand
+from handpose.detect.codec import (BoxCodec, invert_affine, iou_matrix, letterbox, letterbox_matrix, map_boxes, match,
+                                   matched, nms, touching)
+from handpose.detect.data import DetectionTrainSet, Frame, Paster, PasteHand, keypoint_box, paste_hand
 from handpose.detect.infer import DEFAULT_DETECTOR
 from handpose.detect.model import HandDetectorNet
 from handpose.errors import HandposeError
@@ -75,6 +76,36 @@ def test_iou_and_match():
     truth = np.array([[0, 0, 10, 10], [100, 100, 20, 20]], np.float32)
     pred = np.array([[1, 0, 10, 10], [0, 1, 10, 10], [300, 300, 5, 5]], np.float32)
     assert match(pred, truth) == 1  # one truth matched once, the duplicate and the far box are false
+    assert matched(pred, truth).tolist() == [True, False]
+
+
+def test_touching_hands_are_two_boxes_through_the_codec_and_are_told_apart():
+    """Two hands side by side (boxes meeting, then overlapping by a fifth) keep two centres, so decoding gives
+    both boxes back; ``touching`` names them, and not a hand well apart."""
+    codec = BoxCodec(256, 8)
+    for overlap in (0.0, 0.2):
+        left = np.array([60.0, 80.0, 50.0, 70.0], np.float32)
+        right = left + np.array([50.0 * (1 - overlap), 6.0, 0.0, 0.0], np.float32)
+        apart = np.array([200.0, 200.0, 30.0, 30.0], np.float32)
+        boxes = np.stack([left, right, apart])
+        found, _ = decode_targets(codec, boxes)
+        assert same_boxes(found, boxes), f"overlap {overlap}"
+        assert touching(boxes).tolist() == [True, True, False]
+    assert touching(np.zeros((0, 4))).size == 0
+
+
+def test_paster_lays_touching_hands_against_one_already_there(tmp_path):
+    rng = np.random.default_rng(3)
+    kps = fake_hand_crop(tmp_path / "h.png", rng)
+    hand = PasteHand(tmp_path / "h.png", kps, np.ones(21, np.float32))
+    first = np.array([100.0, 100.0, 40.0, 50.0], np.float32)
+    for seed in range(20):
+        boxes = Paster([hand], (8.0, 160.0), 0.0, touching=1.0)(np.random.default_rng(seed), np.zeros((256, 256, 3), np.uint8),
+                                                                [first], 1)
+        assert len(boxes) == 2 and touching(np.stack(boxes)).all(), f"seed {seed}: {boxes[1]} does not meet {first}"
+        assert iou_matrix(boxes[0], boxes[1])[0, 0] < 0.4, "against it, not on top of it"
+    apart = Paster([hand], (8.0, 160.0), 0.0)(np.random.default_rng(0), np.zeros((256, 256, 3), np.uint8), [first], 1)
+    assert not touching(np.stack(apart)).any(), "without touching, a pasted hand keeps its distance"
 
 
 @pytest.mark.parametrize("size", [(640, 480), (300, 500), (256, 256)])
