@@ -5,6 +5,7 @@ handedness accuracy of both on uci_hand.
     OMP_NUM_THREADS=2 .venv/bin/python bench/detect.py [--limit N] [--threads 2] [--json OUT.json]
                                                        [--weights POSE] [--detector DETECTOR] [--canvas 480]
                                                        [--backends onnx ...] [--max-hands 2] [--compare-head]
+                                                       [--real DIR [--only-real]] [--no-handedness] [--iou 0.5]
 
 Sets (boxes are keypoint boxes, as the detector's; a prediction is right when it matches a truth box one to
 one at IoU >= 0.5, codec.match):
@@ -17,6 +18,9 @@ one at IoU >= 0.5, codec.match):
                    trained on; uci_hand hands are pasted in the detector's training (other rooms, other seeds).
                    Our detector is trained on such pastes and MediaPipe never saw one (a pasted hand has no
                    arm and a mask edge): these sets favour ours; they measure scale, not a fair contest.
+  pairs@S          two hgc_dev hands of side S = 80, 160 px a picture, the second laid against the first
+                   (touching or overlapping by up to a third, detect/data.py's Paster): one box over both, or
+                   a hand lost, shows in recall.
   handedness       the 944 uci_hand photos (256 px crops, one hand-made left/right label each, from the
                    sequence name): the hand matching the labelled box, its side against the label.
   real/<source>    with --real DIR: each DIR/<source>/frames.json that bench/realdata.py writes, real photos
@@ -34,8 +38,10 @@ pass over the same frames (interleaved, an engine's still-spinning thread pool s
 ms is the median (and p90) over the detection sets' frames, the first call of each engine (start-up)
 excluded. MediaPipe picks its own threads; ours use --threads.
 
-Prints two Markdown tables (detection: recall / precision per set and ms per frame; handedness: hands found,
-accuracy, ms per photo) and writes every count and timing to --json.
+Prints Markdown tables (detection: recall / precision per set and ms per frame; with --real, recall on the real
+sets together split by hand size, the drawn box's longer side under 40, 40-80 and over 80 px, and for touching
+hands; handedness: hands found, accuracy, ms per photo, unless --no-handedness) and writes every count and timing
+to --json.
 """
 from __future__ import annotations
 
@@ -145,6 +151,10 @@ def detection_sets(args: argparse.Namespace) -> dict[str, list[tuple[np.ndarray,
         hands = load_paste_hands([spec])
         for side in SIDES:
             sets[f"{name}@{side}"] = pasted_samples(hands, rooms, args.canvas, min(n or PASTED, PASTED), (side, side))
+    hands = load_paste_hands([PASTE["hgc_dev"]])
+    for side in SIDES[1:]:  # touching pairs of hands never trained on: do they stay two?
+        sets[f"pairs@{side}"] = pasted_samples(hands, rooms, args.canvas, min(n or PASTED, PASTED), (side, side),
+                                               touching=True)
     return sets
 
 
@@ -236,6 +246,7 @@ def main() -> int:
                     "left/right head instead of the palm-side classifier (handedness rows)")
     ap.add_argument("--real", default=None, metavar="DIR", help="also the real sets bench/realdata.py wrote here")
     ap.add_argument("--only-real", action="store_true", help="only the --real sets (no palms, pasted or handedness)")
+    ap.add_argument("--no-handedness", action="store_true", help="leave out the handedness table (uci_hand)")
     ap.add_argument("--iou", type=float, default=IOU, help=f"IoU at which a box matches a truth box (default {IOU})")
     ap.add_argument("--canvas", type=int, default=480, help="side of the square images hands are pasted into")
     ap.add_argument("--backends", nargs="+", choices=BACKENDS, default=list(BACKENDS),
@@ -252,7 +263,7 @@ def main() -> int:
     for engine in engines.values():  # start-up (session creation, first-call allocation) is not timed
         engine(first)
     counts, ms, split = run_detection(engines, sets, args.iou)
-    handed = {} if args.only_real else run_handedness(engines, args.limit, args.iou)
+    handed = {} if args.only_real or args.no_handedness else run_handedness(engines, args.limit, args.iou)
 
     print(f"\nDetection: recall / precision at IoU >= {args.iou} (keypoint boxes); {args.threads} threads; "
           f"pasted sets on {args.canvas} px squares; ms per frame over {len(next(iter(ms.values())))} frames\n")

@@ -131,10 +131,11 @@ def score(video: LabelledVideo, raw: list[list[np.ndarray]], shown: list[list[np
 
 
 def track_ours(path: Path, size: tuple[int, int], args: argparse.Namespace, backend: str, max_hands: int,
-               out: Path) -> tuple[float, str, list, list]:
-    """`handpose live` on a video file: (FPS, detector runs, per frame each track's raw and shown keypoints)."""
+               out: Path, detector: str | None = None) -> tuple[float, str, list, list]:
+    """`handpose live` on a video file: (FPS, detector runs, per frame each track's raw and shown keypoints);
+    ``detector``: weights instead of --detector's."""
     # As `handpose live` builds it: the bundled detector (or the pose-model finder without detector weights).
-    pipeline = HandPipeline.create(args.weights, backend=backend, detector_weights=args.detector,
+    pipeline = HandPipeline.create(args.weights, backend=backend, detector_weights=detector or args.detector,
                                    max_hands=max_hands, threads=args.threads, flip_test=VIDEO.flip_test)
     tracker = HandTracker(pipeline, max_hands)
     raw, shown = [], []
@@ -244,8 +245,10 @@ def run_clips(folder: Path, args: argparse.Namespace, tmp: Path) -> int:
         full_fps, reference = track_mediapipe(path, size, fps, 1, hands, args.max_frames, tmp / "mp.mp4")
         here = [("MediaPipe full", full_fps, "-", agreement(reference, reference))]
         for backend in args.backends:
-            f, runs, _, shown = track_ours(path, size, args, backend, hands, tmp / "out.mp4")
-            here.append((f"handpose {backend}", f, runs, agreement(reference, shown)))
+            for detector in [None] + args.also_detectors:
+                f, runs, _, shown = track_ours(path, size, args, backend, hands, tmp / "out.mp4", detector)
+                label = f"handpose {backend}" + (f", detector {detector}" if detector else "")
+                here.append((label, f, runs, agreement(reference, shown)))
         f, lite = track_mediapipe(path, size, fps, 0, hands, args.max_frames, tmp / "mp.mp4")
         here.append(("MediaPipe lite", f, "-", agreement(reference, lite)))
         for label, f, runs, a in here:
@@ -286,6 +289,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--clips", type=Path, default=None, metavar="DIR",
                    help="real videos (every video file under DIR, e.g. bench/realdata.py's clips) instead of made ones: "
                         "scored against MediaPipe full's tracked hands (needs MediaPipe)")
+    p.add_argument("--also-detectors", nargs="+", default=[], metavar="WEIGHTS",
+                   help="with --clips: also run ours with each of these detector weights (a row each)")
     p.add_argument("--max-frames", type=int, default=None,
                    help="only the first N frames of each video, for a quick check (the two-hands video is made N long)")
     args = p.parse_args(argv)

@@ -17,6 +17,10 @@ and ``OUT/manifest.json``: repository @ commit, licence as stated, images, boxes
 (under 40 px, 40-80, over 80 px, in the photo's pixels as stored) and photos by number of hands. No project model
 was trained on these sources (evaluation only); the media stay out of this repository (``runs/`` is ignored).
 
+The video sources (real clips of people signing with one or both hands, for `bench/live.py --clips
+OUT/clips`) are written to ``OUT/clips/<source>/`` (file names as committed, spaces made underscores), at most
+--clip-cap clips a source, evenly spaced by path; the manifest lists each clip's size, fps and frame count.
+
 Each source is capped at --cap photos, chosen deterministically: its candidates sorted by path, then --cap
 evenly spaced ones. A missing MIRROR_DIR, a snapshot not fetched or a commit not in it stops the script with a
 one-line error.
@@ -69,11 +73,39 @@ SOURCES = [
 ]
 
 
+@dataclass(frozen=True)
+class ClipSource:
+    """Real videos of people using their hands, for bench/live.py --clips (no labels: MediaPipe is the reference)."""
+    name: str
+    repo: str
+    commit: str
+    licence: str  # as the repository states it
+    folder: str  # every video file directly in it
+    what: str
+
+
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
+CLIP_SOURCES = [
+    ClipSource("isl_signer", "Muskan-Bhatia02/SignISLMed-Indian-Sign-Language-Detection-Translation-System-for-doctor-differently-abled-patient",
+               "f5a9c2d780c4c6c9828b36efcb71d202f1ad586f", "GNU AGPL v3 (the repository's LICENSE file)", "videos/",
+               "a webcam recording of one signer (Indian Sign Language words), seated before a plain wall, 640x480 at "
+               "20 fps; many two-hand signs, hands near the face and crossing, about 70-110 px"),
+    ClipSource("sign_validation", "AlpYksl/SignLanguageAndLipReadingApp", "b9a14be05bc2b8b5015ed33bbfab863cb8cca765",
+               "none stated", "ValidationVideos/",
+               "sign-language word clips (ASL, German, Turkish, Arabic) of many signers in studios and rooms, mostly "
+               "1920x1080, some with caption bars or logos; many two-hand signs, hands about 60-150 px"),
+    ClipSource("asl_words", "Kirichovka/Signs-Recognition", "397a722720b808140b4c3badf13779a04b08a060",
+               "none stated", "videos/",
+               "ASL word clips of about 8-10 signers in rooms and studios, landscape and portrait phone video, "
+               "360p to 1080p, some with text overlays; hands about 40-60 px in the 640x360 clips"),
+]
+
+
 class InputError(Exception):
     """Bad input: reported as one line, exit status 2."""
 
 
-def check_snapshot(mirrors: Path, source: Source) -> Path:
+def check_snapshot(mirrors: Path, source: "Source | ClipSource") -> Path:
     """The snapshot's git dir, or InputError when it is not fetched or lacks the pinned commit."""
     gitdir = gitdir_of(mirrors, source.repo)
     if not gitdir.is_dir():
@@ -186,6 +218,34 @@ def counts(frames: list[dict]) -> dict:
             "images_by_hands": by_hands}
 
 
+def build_clips(source: ClipSource, gitdir: Path, out: Path, cap: int) -> list[dict]:
+    """Writes up to ``cap`` of the source's videos (evenly spaced by path, bytes as committed) to ``out``;
+    returns each clip's file, size, fps and frame count (clips that do not decode are left out, with a note)."""
+    names = git(gitdir, "ls-tree", "-r", "--name-only", source.commit).decode().splitlines()
+    paths = sorted(n for n in names if n.startswith(source.folder) and "/" not in n[len(source.folder):]
+                   and PurePosixPath(n).suffix.lower() in VIDEO_SUFFIXES)
+    clips = []
+    out.mkdir(parents=True, exist_ok=True)
+    chosen = pick(paths, cap)
+    for path, data in tqdm(blobs(gitdir, source.commit, chosen), total=len(chosen), desc=source.name):
+        target = out / PurePosixPath(path).name.replace(" ", "_")
+        if not data:
+            print(f"{source.name}: {path} is not in the snapshot, left out", file=sys.stderr)
+            continue
+        target.write_bytes(data)
+        cap_ = cv2.VideoCapture(str(target))
+        frames, fps = int(cap_.get(cv2.CAP_PROP_FRAME_COUNT)), cap_.get(cv2.CAP_PROP_FPS)
+        size = [int(cap_.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap_.get(cv2.CAP_PROP_FRAME_HEIGHT))]
+        ok = cap_.read()[0]
+        cap_.release()
+        if not ok:
+            print(f"{source.name}: {path} does not decode, left out", file=sys.stderr)
+            target.unlink()
+            continue
+        clips.append({"file": target.name, "from": path, "size": size, "fps": round(fps, 2), "frames": frames})
+    return clips
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("mirrors", help="folder of repository snapshots (<owner>+<name>/repo)")
@@ -193,15 +253,20 @@ def main() -> int:
     ap.add_argument("--sources", nargs="+", choices=[s.name for s in SOURCES], default=[s.name for s in SOURCES],
                     help="which sources to build (default: all)")
     ap.add_argument("--cap", type=int, default=400, help="at most this many photos a source (default 400)")
+    ap.add_argument("--clip-sources", nargs="*", choices=[s.name for s in CLIP_SOURCES],
+                    default=[s.name for s in CLIP_SOURCES], help="which video sources to build into OUT/clips/<source>/ "
+                    "(default: all; none: photos only)")
+    ap.add_argument("--clip-cap", type=int, default=12, help="at most this many clips a video source (default 12)")
     args = ap.parse_args()
     mirrors, out = Path(args.mirrors), Path(args.out)
     sources = [s for s in SOURCES if s.name in args.sources]
+    clip_sources = [s for s in CLIP_SOURCES if s.name in args.clip_sources]
     try:
-        if args.cap < 1:
-            raise InputError(f"--cap must be at least 1, got {args.cap}")
+        if args.cap < 1 or args.clip_cap < 1:
+            raise InputError(f"--cap and --clip-cap must be at least 1, got {args.cap} and {args.clip_cap}")
         if not mirrors.is_dir():
             raise InputError(f"{mirrors}: no such folder (the MIRROR_DIR of repository snapshots)")
-        gitdirs = {s.name: check_snapshot(mirrors, s) for s in sources}  # every snapshot checked before writing
+        gitdirs = {s.name: check_snapshot(mirrors, s) for s in sources + clip_sources}  # all checked before writing
         manifest = []
         for source in sources:
             frames, unreadable = build(source, gitdirs[source.name], out / source.name, args.cap)
@@ -215,6 +280,12 @@ def main() -> int:
             print(f"{source.name:8s} {entry['images']:4d} images {entry['boxes']:4d} boxes  "
                   f"by longer side {entry['boxes_by_longer_side']}  by hands {entry['images_by_hands']}"
                   + (f"  ({unreadable} did not decode)" if unreadable else ""))
+        for source in clip_sources:
+            clips = build_clips(source, gitdirs[source.name], out / "clips" / source.name, args.clip_cap)
+            manifest.append({"clips": source.name, "repository": f"{source.repo} @ {source.commit}",
+                             "licence": source.licence, "what": source.what, "folder": f"clips/{source.name}",
+                             "videos": clips})
+            print(f"{source.name}: {len(clips)} clips, {sum(c['frames'] for c in clips)} frames")
         atomic_write_json(out / "manifest.json", manifest)
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -247,14 +247,19 @@ def frame_samples(frames: list[Frame], size: int) -> list[tuple[np.ndarray, np.n
 
 
 def pasted_samples(hands: list[PasteHand], rooms: HandFreeCrops, size: int, count: int, side: tuple[float, float],
-                   seed: int = 20261201) -> list[tuple[np.ndarray, np.ndarray]]:
-    """A fixed validation set: 1-3 hands each pasted into hand-free rooms, sizes log-uniform over ``side``."""
+                   seed: int = 20261201, touching: bool = False) -> list[tuple[np.ndarray, np.ndarray]]:
+    """A fixed validation set: 1-3 hands each pasted into hand-free rooms, sizes log-uniform over ``side``;
+    ``touching``: two hands an image instead, the second laid against the first (Paster's touching pairs)."""
     builder = DetectionTrainSet([], [], rooms, BoxCodec(size), {}, count, seed)
     paster = Paster(hands, side, 30.0)
+    pair = Paster(hands, side, 30.0, touching=1.0)
     out = []
     for i in range(count):
         rng = np.random.default_rng([seed, i])
         canvas = builder.room(rng)
-        boxes = paster(rng, canvas, [], int(rng.integers(1, 4)))
+        if touching:
+            boxes = pair(rng, canvas, paster(rng, canvas, [], 1), 1)
+        else:
+            boxes = paster(rng, canvas, [], int(rng.integers(1, 4)))
         out.append((canvas, clip_boxes(np.array(boxes, np.float32).reshape(-1, 4), size)))
     return out

@@ -41,6 +41,7 @@ DEFAULTS: dict = {
         "input_size": 256,  # letterboxed square input; outputs at stride 8
         "frames": f"{SHARED}/teacher_hands/frames.json",  # whole photos, every hand boxed
         "exclude_sources": ["palms"],  # frames (and their rooms) never trained on ...
+        "extra_frames": [],  # more frames files to train on whole (e.g. `handpose label --frames` of videos)
         "val_sources": ["palms"],  # ... and validated on
         "hands": [],  # hand crops to paste (data-set entries as in the pose recipes)
         "val_hands": [],  # hands pasted into the validation rooms (never trained on)
@@ -166,6 +167,8 @@ class DetectorTrainer:
         torch.set_num_threads(t["threads"])
         self.codec = BoxCodec(d["input_size"], HandDetectorNet.stride)
         frames = load_frames(d["frames"], exclude_sources=d["exclude_sources"])
+        for extra in d["extra_frames"]:
+            frames += load_frames(extra)
         rooms = HandFreeCrops(d["frames"], exclude_sources=d["exclude_sources"])
         hands = load_paste_hands(d["hands"])
         length = t["steps_per_epoch"] * t["batch_size"]

@@ -210,6 +210,24 @@ def test_training_samples_replay_per_seed_epoch_index(tmp_path):
     assert image.shape == (3, 64, 64) and targets["heatmap"].shape == (1, 8, 8)
 
 
+def test_extra_frames_files_are_trained_on_whole(tmp_path, capsys):
+    """A recipe's data.extra_frames (e.g. `handpose label --frames` of videos) adds every frame of each file to
+    the training frames, none to the validation ones."""
+    from handpose.train.detect import DetectorTrainer, load_config
+
+    frames_file, hands_file = make_tiny_data(tmp_path)
+    data = json.loads(frames_file.read_text())
+    extra = tmp_path / "extra.json"  # the 3 palms frames again, under another source name
+    extra.write_text(json.dumps({"frames": [{**f, "source": "clips"} for f in data["frames"] if f["source"] == "palms"]}))
+    overrides = [f"data.frames={frames_file}", f"data.hands=[{{format: coco, annotations: {hands_file}}}]",
+                 "data.input_size=64", "model.width=16", "train.workers=0", "train.threads=1", "train.backbone_weights=null"]
+    plain = DetectorTrainer(load_config(None, overrides), tmp_path / "a")
+    more = DetectorTrainer(load_config(None, overrides + [f"data.extra_frames=[{extra}]"]), tmp_path / "b")
+    assert len(plain.train_set.frames) == 6 and len(more.train_set.frames) == 9
+    assert {str(f.image) for f in more.train_set.frames[6:]} == {str(tmp_path / "frames" / f"f{i}.jpg") for i in (6, 7, 8)}
+    assert len(more.val_sets["palms"]) == len(plain.val_sets["palms"]) == 3
+
+
 def test_cli_smoke_train_resume_and_detector(tmp_path):
     frames_file, hands_file = make_tiny_data(tmp_path)
     recipe = tmp_path / "det.yaml"

@@ -1,0 +1,26 @@
+"""bench/live.py's scoring of real clips: the share of the reference's hands another pipeline also reports."""
+import importlib.util
+
+import numpy as np
+
+from handpose.data.datasets import load_freihand
+
+from .conftest import MINI, ROOT
+
+spec = importlib.util.spec_from_file_location("live_bench", ROOT / "bench" / "live.py")
+live_bench = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(live_bench)
+
+
+def test_a_hand_counts_found_only_within_a_fifth_of_its_size_and_each_once():
+    a, b = (r.keypoints for r in load_freihand(MINI, "training", versions=1)[:2])
+    b = b + np.array([300.0, 0.0], np.float32)  # a second hand beside the first
+    size = np.ptp(a, axis=0).max()
+    near, off = a + 0.1 * size, a + 0.3 * size  # every joint moved by 0.14 and 0.42 of the size
+    reference = [[a, b], [a, b], [a], []]
+    other = [[near, b], [off], [near, near], [a]]
+    r = live_bench.agreement(reference, other)
+    # frame 1: both found; 2: a is 0.42 off, b missed; 3: a found once, its twin is extra; 4: a hand MediaPipe lacks
+    assert (r["reference"], r["found"], r["extra"]) == (5, 3, 1 + 1 + 1)
+    assert r["share"] == 3 / 5
+    assert live_bench.agreement(reference, reference)["share"] == 1.0
