@@ -358,6 +358,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="kind two-hands: a frames file (../shared/data/teacher_hands/frames.json) to cut a hand-free "
                         "room from (default: a synthetic scene)")
     p.add_argument("--room", type=int, default=0, help="kind two-hands: which room of --frames (0: the largest)")
+    p.add_argument("--appear", type=int, default=0,
+                   help="kind two-hands: the second (frame-left) hand comes into view on this frame (default 0: from the first)")
     args = p.parse_args(argv)
     try:
         if args.kind == "uci":
@@ -369,7 +371,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.frames is not None:
                 room, where = hand_free_room(args.frames, index=args.room)
                 print(f"room: {where}")
-            v = two_hand_video(args.out, freihand_hands(args.root or MINI_EXAMPLE, args.split, args.images), room, progress=True)
+            v = two_hand_video(args.out, freihand_hands(args.root or MINI_EXAMPLE, args.split, args.images), room,
+                               appear=args.appear, progress=True)
     except HandposeError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
