@@ -12,7 +12,7 @@ from handpose.errors import HandposeError
 
 from ..conftest import ROOT
 
-DETECTOR_CONFIGS = [ROOT / "configs" / "detector.yaml"]  # the hand detector's recipes (handpose detect-train)
+DETECTOR_CONFIGS = sorted((ROOT / "configs").glob("detector*.yaml"))  # the hand detector's recipes (detect-train)
 CONFIGS = sorted(p for p in (ROOT / "configs").glob("*.yaml") if p not in DETECTOR_CONFIGS)
 
 
