@@ -82,6 +82,7 @@ class ClipSource:
     licence: str  # as the repository states it
     folder: str  # every video file directly in it
     what: str
+    rule: str = "all"  # which of them (tools/train_clips.py's training sources may keep fewer)
 
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")

@@ -14,32 +14,14 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
-from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
-
-import cv2
-from tqdm import tqdm
+from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from gesture_data import blobs, git, gitdir_of  # noqa: E402
 from handpose.io import atomic_write_json  # noqa: E402
-
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
-
-
-@dataclass(frozen=True)
-class ClipSource:
-    name: str
-    repo: str
-    commit: str
-    licence: str  # as the repository states it
-    folder: str
-    what: str
-    rule: str = "all"  # which clips: "all", or "thai" (see keep)
-
+from realdata import ClipSource, InputError, build_clips, check_snapshot  # noqa: E402
 
 SOURCES = [
     ClipSource("thai_tsl", "dominyl880/web_thai_tsl", "ce206ff859d968f88d5d6c96e34b3d5a73c43452", "none stated",
@@ -75,58 +57,25 @@ def keep(source: ClipSource, clips: list[dict]) -> tuple[list[dict], dict[str, s
     return out, why
 
 
-def fetch_clips(source: ClipSource, gitdir: Path, out: Path) -> tuple[list[dict], dict[str, str]]:
-    names = git(gitdir, "ls-tree", "-r", "--name-only", source.commit).decode().splitlines()
-    paths = sorted(n for n in names if n.startswith(source.folder) and "/" not in n[len(source.folder):]
-                   and PurePosixPath(n).suffix.lower() in VIDEO_SUFFIXES)
-    out.mkdir(parents=True, exist_ok=True)
-    clips, why = [], {}
-    for path, data in tqdm(blobs(gitdir, source.commit, paths), total=len(paths), desc=source.name):
-        if not data:
-            why[path] = "not in the snapshot"
-            continue
-        target = out / PurePosixPath(path).name.replace(" ", "_")
-        target.write_bytes(data)
-        cap = cv2.VideoCapture(str(target))
-        info = {"file": target.name, "from": path, "fps": round(cap.get(cv2.CAP_PROP_FPS), 2),
-                "size": [int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))],
-                "frames": int(cap.get(cv2.CAP_PROP_FRAME_COUNT))}
-        ok = cap.read()[0]
-        cap.release()
-        if ok:
-            clips.append(info)
-        else:
-            why[path] = "does not decode"
-            target.unlink()
-    kept, left = keep(source, clips)
-    for c in clips:
-        if c not in kept:
-            (out / c["file"]).unlink()
-    return kept, {**why, **left}
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("mirrors", type=Path, help="folder of repository snapshots (<owner>+<name>/repo)")
     ap.add_argument("out", type=Path, help="where the clips and manifest.json go (keep it out of the repository)")
     args = ap.parse_args()
     try:
-        gitdirs = {}
-        for s in SOURCES:  # every snapshot checked before anything is written
-            gitdirs[s.name] = gitdir_of(args.mirrors, s.repo)
-            probe = subprocess.run(["git", f"--git-dir={gitdirs[s.name]}", "cat-file", "-e", f"{s.commit}^{{commit}}"],
-                                   capture_output=True)
-            if probe.returncode != 0:
-                raise ValueError(f"{s.repo}: commit {s.commit} is not in a snapshot at {gitdirs[s.name]} "
-                                 f"(fetch github:{s.repo} first)")
+        gitdirs = {s.name: check_snapshot(args.mirrors, s) for s in SOURCES}  # all checked before writing
         manifest = []
         for s in SOURCES:
-            kept, left = fetch_clips(s, gitdirs[s.name], args.out / s.name)
+            clips = build_clips(s, gitdirs[s.name], args.out / s.name, cap=1_000_000)  # every clip that decodes
+            kept, left = keep(s, clips)
+            for c in clips:
+                if c not in kept:
+                    (args.out / s.name / c["file"]).unlink()
             manifest.append({"source": s.name, "repository": f"{s.repo} @ {s.commit}", "licence": s.licence,
                              "what": s.what, "clips": kept, "left_out": left})
             print(f"{s.name}: {len(kept)} clips, {sum(c['frames'] for c in kept)} frames ({len(left)} left out)")
         atomic_write_json(args.out / "manifest.json", manifest)
-    except (ValueError, OSError, subprocess.CalledProcessError) as e:
+    except (InputError, OSError, subprocess.CalledProcessError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0
