@@ -48,11 +48,16 @@ SIZE_BINS = ("<40", "40-80", ">80")  # longer side of a box, pixels
 
 
 @dataclass(frozen=True)
-class Source:
+class Snapshot:
     name: str
     repo: str
     commit: str
     licence: str  # as the repository states it
+
+
+@dataclass(frozen=True)
+class Source(Snapshot):
+    """Photos with hand boxes drawn by people (a YOLO export)."""
     folders: tuple[str, ...]  # YOLO export splits (each holds images/ and labels/)
     what: str
     classes: tuple[int, ...] | None = None  # keep only photos whose every box is of these classes (None: any)
@@ -74,12 +79,8 @@ SOURCES = [
 
 
 @dataclass(frozen=True)
-class ClipSource:
+class ClipSource(Snapshot):
     """Real videos of people using their hands, for bench/live.py --clips (no labels: MediaPipe is the reference)."""
-    name: str
-    repo: str
-    commit: str
-    licence: str  # as the repository states it
     folder: str  # every video file directly in it
     what: str
     rule: str = "all"  # which of them (tools/train_clips.py's training sources may keep fewer)
@@ -106,7 +107,7 @@ class InputError(Exception):
     """Bad input: reported as one line, exit status 2."""
 
 
-def check_snapshot(mirrors: Path, source: "Source | ClipSource") -> Path:
+def check_snapshot(mirrors: Path, source: Snapshot) -> Path:
     """The snapshot's git dir, or InputError when it is not fetched or lacks the pinned commit."""
     gitdir = gitdir_of(mirrors, source.repo)
     if not gitdir.is_dir():
