@@ -62,7 +62,7 @@ sys.path.insert(0, str(ROOT))
 
 from handpose.data.datasets import HandFreeCrops, load_coco, read_rgb  # noqa: E402
 from handpose.detect import HandDetector  # noqa: E402
-from handpose.detect.codec import iou_matrix, match, matched, touching  # noqa: E402
+from handpose.detect.codec import iou_matrix, matched, touching  # noqa: E402
 from handpose.detect.data import keypoint_box, load_frames, load_paste_hands, pasted_samples  # noqa: E402
 from handpose.errors import HandposeError  # noqa: E402
 from handpose.pipeline import HandPipeline  # noqa: E402

@@ -40,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 from handpose.defaults import VIDEO  # noqa: E402
 from handpose.draw import draw_hand  # noqa: E402
 from handpose.errors import HandposeError  # noqa: E402
+from handpose.apps.label.sources import VIDEO_EXTS  # noqa: E402
 from handpose.apps.live import process  # noqa: E402
 from handpose.apps.outputs import VideoOutput  # noqa: E402
 from handpose.apps.sources import FileSource  # noqa: E402
@@ -83,13 +84,15 @@ def hand_size(keypoints: np.ndarray) -> float:
     return float(max(np.ptp(keypoints, axis=0)))
 
 
-def match(labels: list[np.ndarray], preds: list[np.ndarray]) -> list[tuple[int, int]]:
-    """(label, prediction) index pairs, nearest first, each used once; a prediction whose mean keypoint
-    distance is half the labelled hand's size or more is not that hand (it is elsewhere, or on another)."""
-    pairs = sorted((float(np.linalg.norm(p - g, axis=1).mean()), i, j) for i, g in enumerate(labels) for j, p in enumerate(preds))
+def match(labels: list[np.ndarray], preds: list[np.ndarray], within: float = 0.5) -> list[tuple[int, int]]:
+    """(label, prediction) index pairs, nearest first (mean keypoint distance over the labelled hand's size),
+    each used once; a prediction ``within`` of the labelled hand's size or more away is not that hand (it is
+    elsewhere, or on another)."""
+    pairs = sorted((float(np.linalg.norm(p - g, axis=1).mean()) / max(hand_size(g), 1.0), i, j)
+                   for i, g in enumerate(labels) for j, p in enumerate(preds))
     out: list[tuple[int, int]] = []
     for d, i, j in pairs:
-        if d < 0.5 * hand_size(labels[i]) and all(i != a and j != b for a, b in out):
+        if d < within and all(i != a and j != b for a, b in out):
             out.append((i, j))
     return out
 
@@ -197,33 +200,26 @@ def run_mediapipe(video: LabelledVideo, complexity: int, max_hands: int, max_fra
 
 
 # -- real clips: no labels; MediaPipe full's tracked hands are the reference --------------------------------
-CLIP_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
 AGREE = 0.2  # a reported hand is MediaPipe's when its mean keypoint distance is under this share of its size
 
 
 def agreement(reference: list[list[np.ndarray]], other: list[list[np.ndarray]]) -> dict:
-    """Of the reference's hands (per frame), the share ``other`` also reports within AGREE of the hand's size,
-    nearest pairs first, each used once; and ``other``'s hands that match none (found where it sees none)."""
+    """Of the reference's hands (per frame), the share ``other`` also reports within AGREE of the hand's size
+    (``match``); and ``other``'s hands that match none (found where it sees none)."""
     n = min(len(reference), len(other))
     total = found = extra = 0
     for ref, hands in zip(reference[:n], other[:n]):
-        pairs = sorted((float(np.linalg.norm(h - r, axis=1).mean()) / max(hand_size(r), 1.0), i, j)
-                       for i, r in enumerate(ref) for j, h in enumerate(hands))
-        used_r, used_h = set(), set()
-        for d, i, j in pairs:
-            if d < AGREE and i not in used_r and j not in used_h:
-                used_r.add(i)
-                used_h.add(j)
-        total, found, extra = total + len(ref), found + len(used_r), extra + len(hands) - len(used_h)
+        pairs = len(match(ref, hands, AGREE))
+        total, found, extra = total + len(ref), found + pairs, extra + len(hands) - pairs
     return {"reference": total, "found": found, "share": found / total if total else float("nan"), "extra": extra}
 
 
 def clip_paths(folder: Path) -> list[Path]:
     if not folder.is_dir():
         raise HandposeError(f"--clips {folder}: not a folder")
-    clips = sorted(p for p in folder.rglob("*") if p.suffix.lower() in CLIP_SUFFIXES)
+    clips = sorted(p for p in folder.rglob("*") if p.suffix.lower() in VIDEO_EXTS)
     if not clips:
-        raise HandposeError(f"--clips {folder}: no video files ({', '.join(CLIP_SUFFIXES)})")
+        raise HandposeError(f"--clips {folder}: no video files ({', '.join(sorted(VIDEO_EXTS))})")
     return clips
 
 

@@ -41,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from gesture_data import blobs, git, gitdir_of  # noqa: E402
+from handpose.apps.label.sources import VIDEO_EXTS  # noqa: E402
 from handpose.io import atomic_write_json  # noqa: E402
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -86,7 +87,6 @@ class ClipSource(Snapshot):
     rule: str = "all"  # which of them (tools/train_clips.py's training sources may keep fewer)
 
 
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
 CLIP_SOURCES = [
     ClipSource("isl_signer", "Muskan-Bhatia02/SignISLMed-Indian-Sign-Language-Detection-Translation-System-for-doctor-differently-abled-patient",
                "f5a9c2d780c4c6c9828b36efcb71d202f1ad586f", "GNU AGPL v3 (the repository's LICENSE file)", "videos/",
@@ -225,7 +225,7 @@ def build_clips(source: ClipSource, gitdir: Path, out: Path, cap: int) -> list[d
     returns each clip's file, size, fps and frame count (clips that do not decode are left out, with a note)."""
     names = git(gitdir, "ls-tree", "-r", "--name-only", source.commit).decode().splitlines()
     paths = sorted(n for n in names if n.startswith(source.folder) and "/" not in n[len(source.folder):]
-                   and PurePosixPath(n).suffix.lower() in VIDEO_SUFFIXES)
+                   and PurePosixPath(n).suffix.lower() in VIDEO_EXTS)
     clips = []
     out.mkdir(parents=True, exist_ok=True)
     chosen = pick(paths, cap)

@@ -41,8 +41,8 @@ DEFAULTS: dict = {
         "input_size": 256,  # letterboxed square input; outputs at stride 8
         "frames": f"{SHARED}/teacher_hands/frames.json",  # whole photos, every hand boxed
         "exclude_sources": ["palms"],  # frames (and their rooms) never trained on ...
-        "extra_frames": [],  # more frames files to train on whole (e.g. `handpose label --frames` of videos)
         "val_sources": ["palms"],  # ... and validated on
+        "extra_frames": [],  # more frames files to train on whole (e.g. `handpose label --frames` of videos)
         "hands": [],  # hand crops to paste (data-set entries as in the pose recipes)
         "val_hands": [],  # hands pasted into the validation rooms (never trained on)
         "val_pasted": 200,  # images in the pasted validation set
