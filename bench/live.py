@@ -4,7 +4,8 @@ installed (`make bench-deps`).
 
     .venv/bin/python bench/live.py [--videos still uci two-hands] [--backends onnx-int8 onnx torch] [--threads N]
                                    [--max-hands N] [--max-frames N]
-    .venv/bin/python bench/live.py --clips DIR [--backends onnx-int8] [--threads N] [--max-hands 2]
+    .venv/bin/python bench/live.py --clips DIR [DIR ...] [--backends onnx-int8] [--threads N] [--max-hands 2]
+                                   [--also-detectors W ...] [--also-weights W ...]
 
 Videos (handpose/data/video.py): still (a mini-example image panned and zoomed), uci (two uci_hand videos,
 when ../shared/data has them), two-hands (hgc_dev images 13 and 199, one mirrored, pasted into a hand-free
@@ -134,11 +135,11 @@ def score(video: LabelledVideo, raw: list[list[np.ndarray]], shown: list[list[np
 
 
 def track_ours(path: Path, size: tuple[int, int], args: argparse.Namespace, backend: str, max_hands: int,
-               out: Path, detector: str | None = None) -> tuple[float, str, list, list]:
+               out: Path, detector: str | None = None, weights: str | None = None) -> tuple[float, str, list, list]:
     """`handpose live` on a video file: (FPS, detector runs, per frame each track's raw and shown keypoints);
-    ``detector``: weights instead of --detector's."""
+    ``detector``, ``weights``: detector and pose model weights instead of --detector's and --weights'."""
     # As `handpose live` builds it: the bundled detector (or the pose-model finder without detector weights).
-    pipeline = HandPipeline.create(args.weights, backend=backend, detector_weights=detector or args.detector,
+    pipeline = HandPipeline.create(weights or args.weights, backend=backend, detector_weights=detector or args.detector,
                                    max_hands=max_hands, threads=args.threads, flip_test=VIDEO.flip_test)
     tracker = HandTracker(pipeline, max_hands)
     raw, shown = [], []
@@ -201,17 +202,23 @@ def run_mediapipe(video: LabelledVideo, complexity: int, max_hands: int, max_fra
 
 # -- real clips: no labels; MediaPipe full's tracked hands are the reference --------------------------------
 AGREE = 0.2  # a reported hand is MediaPipe's when its mean keypoint distance is under this share of its size
+NEAR = 0.6  # a missed hand with a left-over reported hand closer than this share of its size was drawn off
 
 
 def agreement(reference: list[list[np.ndarray]], other: list[list[np.ndarray]]) -> dict:
     """Of the reference's hands (per frame), the share ``other`` also reports within AGREE of the hand's size
-    (``match``); and ``other``'s hands that match none (found where it sees none)."""
+    (``match``); ``other``'s hands that match none (found where it sees none); and the reference's hands it
+    missed split in two: "off" (one of its left-over hands lies within NEAR of the hand's size: found but
+    drawn too far off, or on the neighbouring hand) and "unseen" (nothing reported there)."""
     n = min(len(reference), len(other))
-    total = found = extra = 0
+    total = found = extra = off = 0
     for ref, hands in zip(reference[:n], other[:n]):
-        pairs = len(match(ref, hands, AGREE))
-        total, found, extra = total + len(ref), found + pairs, extra + len(hands) - pairs
-    return {"reference": total, "found": found, "share": found / total if total else float("nan"), "extra": extra}
+        pairs = match(ref, hands, AGREE)
+        total, found, extra = total + len(ref), found + len(pairs), extra + len(hands) - len(pairs)
+        left = [h for j, h in enumerate(hands) if all(j != b for _, b in pairs)]
+        off += len(match([g for i, g in enumerate(ref) if all(i != a for a, _ in pairs)], left, NEAR))
+    return {"reference": total, "found": found, "share": found / total if total else float("nan"), "extra": extra,
+            "off": off, "unseen": total - found - off}
 
 
 def clip_paths(folder: Path) -> list[Path]:
@@ -223,12 +230,12 @@ def clip_paths(folder: Path) -> list[Path]:
     return clips
 
 
-def run_clips(folder: Path, args: argparse.Namespace, tmp: Path) -> int:
+def run_clips(folders: list[Path], args: argparse.Namespace, tmp: Path) -> int:
     """Each clip: MediaPipe full (tracking), then ours per backend and MediaPipe lite; the share of MediaPipe
     full's hands each also reports, its extra hands, and FPS beside MediaPipe full's in the same run."""
     hands = args.max_hands or 2
     rows, sums = [], {}
-    for path in clip_paths(folder):
+    for folder, path in [(f, p) for f in folders for p in clip_paths(f)]:
         cap = cv2.VideoCapture(str(path))
         size = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
         fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
@@ -236,38 +243,42 @@ def run_clips(folder: Path, args: argparse.Namespace, tmp: Path) -> int:
         if size[0] < 1:
             print(f"{path}: cannot be decoded, skipped", file=sys.stderr)
             continue
-        name = str(path.relative_to(folder))
+        name = str(path.relative_to(folder.parent if len(folders) > 1 else folder))
         print(f"{name}: {size[0]}x{size[1]}", file=sys.stderr)
         full_fps, reference = track_mediapipe(path, size, fps, 1, hands, args.max_frames, tmp / "mp.mp4")
         here = [("MediaPipe full", full_fps, "-", agreement(reference, reference))]
         for backend in args.backends:
-            for detector in [None] + args.also_detectors:
-                f, runs, _, shown = track_ours(path, size, args, backend, hands, tmp / "out.mp4", detector)
-                label = f"handpose {backend}" + (f", detector {detector}" if detector else "")
+            variants = [(None, None)] + [(d, None) for d in args.also_detectors] + [(None, w) for w in args.also_weights]
+            for detector, weights in variants:
+                f, runs, _, shown = track_ours(path, size, args, backend, hands, tmp / "out.mp4", detector, weights)
+                label = f"handpose {backend}" + (f", detector {detector}" if detector else "") + (
+                    f", pose model {weights}" if weights else "")
                 here.append((label, f, runs, agreement(reference, shown)))
         f, lite = track_mediapipe(path, size, fps, 0, hands, args.max_frames, tmp / "mp.mp4")
         here.append(("MediaPipe lite", f, "-", agreement(reference, lite)))
         for label, f, runs, a in here:
             rows.append((name, f"{size[0]}x{size[1]}", len(reference), label, f, f / full_fps, runs, a))
-            s = sums.setdefault(label, {"found": 0, "reference": 0, "extra": 0, "ratios": []})
-            s["found"], s["reference"], s["extra"] = s["found"] + a["found"], s["reference"] + a["reference"], s["extra"] + a["extra"]
+            s = sums.setdefault(label, {"found": 0, "reference": 0, "extra": 0, "off": 0, "unseen": 0, "ratios": []})
+            for key in ("found", "reference", "extra", "off", "unseen"):
+                s[key] += a[key]
             s["ratios"].append(f / full_fps)
     print(f"{torch.get_num_threads()} torch threads; up to {hands} hands; FPS end to end incl. decode, draw and encode; "
           f"found = MediaPipe full's tracked hands also reported within {AGREE} of the hand's size"
           + (f"; first {args.max_frames} frames of each" if args.max_frames else ""))
     print("| clip | size | frames | pipeline | FPS | FPS / MediaPipe full | MediaPipe full's hands found | extra hands "
-          "| detector runs (frames) |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "| missed: drawn off / unseen | detector runs (frames) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for name, size, frames, label, f, ratio, runs, a in rows:
         print(f"| {name} | {size} | {frames} | {label} | {f:.1f} | {ratio:.2f} | {a['found']}/{a['reference']} "
-              f"({100 * a['share']:.0f}%) | {a['extra']} | {runs} |")
+              f"({100 * a['share']:.0f}%) | {a['extra']} | {a['off']} / {a['unseen']} | {runs} |")
     print("\nAll clips together (FPS ratio: the mean of the per-clip ratios)\n")
-    print("| pipeline | MediaPipe full's hands found | extra hands | FPS / MediaPipe full |")
-    print("|---|---|---|---|")
+    print("| pipeline | MediaPipe full's hands found | extra hands | missed: drawn off / unseen | FPS / MediaPipe full |")
+    print("|---|---|---|---|---|")
     for label, s in sums.items():
         share = s["found"] / s["reference"] if s["reference"] else float("nan")
+        pct = lambda k: f"{100 * s[k] / s['reference']:.1f}%" if s["reference"] else "-"
         print(f"| {label} | {s['found']}/{s['reference']} ({100 * share:.1f}%) | {s['extra']} "
-              f"| {np.mean(s['ratios']):.2f} |")
+              f"| {pct('off')} / {pct('unseen')} | {np.mean(s['ratios']):.2f} |")
     return 0
 
 
@@ -282,11 +293,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=None, help="torch and ONNX Runtime threads (default: their choice)")
     p.add_argument("--max-hands", type=int, default=None,
                    help="hands both pipelines track (default: the most any frame of the video holds)")
-    p.add_argument("--clips", type=Path, default=None, metavar="DIR",
-                   help="real videos (every video file under DIR, e.g. bench/realdata.py's clips) instead of made ones: "
+    p.add_argument("--clips", type=Path, nargs="+", default=None, metavar="DIR",
+                   help="real videos (every video file under each DIR, e.g. bench/realdata.py's clips) instead of made ones: "
                         "scored against MediaPipe full's tracked hands (needs MediaPipe)")
     p.add_argument("--also-detectors", nargs="+", default=[], metavar="WEIGHTS",
                    help="with --clips: also run ours with each of these detector weights (a row each)")
+    p.add_argument("--also-weights", nargs="+", default=[], metavar="WEIGHTS",
+                   help="with --clips: also run ours with each of these pose model weights (a row each)")
     p.add_argument("--max-frames", type=int, default=None,
                    help="only the first N frames of each video, for a quick check (the two-hands video is made N long)")
     args = p.parse_args(argv)

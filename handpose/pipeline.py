@@ -215,25 +215,28 @@ class HandPipeline:
         return kept
 
     # -- new hands (photos, and tracking when hands are missing) ------------------------------------------
-    def find_new(self, images_rgb: list[np.ndarray], known: list[list[np.ndarray]], want: int) -> list[list[Hand]]:
-        """Up to ``want`` hands per image that are not one of its ``known`` boxes (hands already tracked)."""
+    def find_new(self, images_rgb: list[np.ndarray], known: list[list[np.ndarray]], want: int,
+                 spare: int = 0) -> list[list[Hand]]:
+        """Up to ``want`` hands per image that are not one of its ``known`` boxes (hands already tracked).
+        ``spare``: with a detector, that many more of its boxes are tried, and the pose model's presence score
+        keeps the best ``want``: a false box (a logo, a face) that outscores a hand then no longer hides it."""
         if want < 1 or not images_rgb:
             return [[] for _ in images_rgb]
         if self.detector is not None:
-            return self._detect(images_rgb, known, want)
+            return self._detect(images_rgb, known, want, spare)
         return self._find(images_rgb, known, want)
 
     def _is_new(self, box, accepted) -> bool:
         return all(box_iou(box, b) <= self.duplicate_iou for b in accepted)
 
-    def _detect(self, images, known, want) -> list[list[Hand]]:
+    def _detect(self, images, known, want, spare: int = 0) -> list[list[Hand]]:
         jobs: list[tuple[int, np.ndarray]] = []
         for i, image in enumerate(images):
             taken = [np.asarray(b, np.float32) for b in known[i]]
             picked = 0
             for det in self.detector(image):  # sorted by score
                 box = np.asarray(det.box, np.float32).reshape(4)
-                if picked == want:
+                if picked == want + spare:
                     break
                 if box[2] > 0 and box[3] > 0 and self._is_new(box, taken):
                     jobs.append((i, box))
@@ -249,7 +252,8 @@ class HandPipeline:
         out: list[list[Hand]] = [[] for _ in images]
         accepted = [list(map(np.asarray, k)) for k in known]
         for (i, _), hand in sorted(zip(jobs, hands), key=lambda jh: -jh[1].score):
-            if hand.score >= self.estimator.presence_threshold and self._is_new(hand.box, accepted[i]):
+            if (len(out[i]) < want and hand.score >= self.estimator.presence_threshold
+                    and self._is_new(hand.box, accepted[i])):
                 out[i].append(hand)
                 accepted[i].append(hand.box)
         return out

@@ -91,7 +91,8 @@ class HandTracker:
     ``max_hands`` hands are tracked, look for the missing ones at most every K frames."""
 
     def __init__(self, pipeline: HandPipeline | PoseEstimator, max_hands: int = 1,
-                 smoothing: OneEuroParams | None = OneEuroParams(), roi_scale: float = 1.1, redetect_every: int = 5):
+                 smoothing: OneEuroParams | None = OneEuroParams(), roi_scale: float = 1.1, redetect_every: int = 5,
+                 spare: int = 0):
         if not isinstance(pipeline, HandPipeline):
             pipeline = HandPipeline(pipeline, detector=None, max_hands=max_hands, mask_scale=roi_scale)
         self.pipeline = pipeline
@@ -100,6 +101,7 @@ class HandTracker:
         self.smoothing = smoothing
         self.roi_scale = roi_scale
         self.redetect_every = max(1, redetect_every)
+        self.spare = spare  # detections tried beyond the hands missing (HandPipeline.find_new)
         self.tracks: list[Track] = []
         self.info = StepInfo()
         self._next_id = 0
@@ -158,7 +160,7 @@ class HandTracker:
             info.found = True
             self._since_search = 0
             known = [tr.hand.box for tr in self.tracks]
-            for hand in self.pipeline.find_new([frame_rgb], [known], self.max_hands - len(self.tracks))[0]:
+            for hand in self.pipeline.find_new([frame_rgb], [known], self.max_hands - len(self.tracks), self.spare)[0]:
                 if not self._valid(hand, frame_rgb.shape):
                     continue
                 flt = OneEuroFilter(self.smoothing) if self.smoothing is not None else None

@@ -23,4 +23,6 @@ def test_a_hand_counts_found_only_within_a_fifth_of_its_size_and_each_once():
     # frame 1: both found; 2: a is 0.42 off, b missed; 3: a found once, its twin is extra; 4: a hand MediaPipe lacks
     assert (r["reference"], r["found"], r["extra"]) == (5, 3, 1 + 1 + 1)
     assert r["share"] == 3 / 5
+    # the two missed: frame 2's a has a reported hand 0.42 of its size away (drawn off), b has none (unseen)
+    assert (r["off"], r["unseen"]) == (1, 1)
     assert live_bench.agreement(reference, reference)["share"] == 1.0

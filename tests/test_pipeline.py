@@ -317,6 +317,24 @@ def test_tracking_two_hands_calls_the_detector_only_when_a_hand_is_missing(plain
     assert all(t.to_json()["handedness"] is None for t in tracks)
 
 
+def test_spare_detections_let_the_presence_score_pass_over_a_false_box(two_hands):
+    """A false box that outscores the hand (a logo, a face) hides it when only as many boxes are tried as hands
+    are wanted; with ``spare`` the pose model's presence score (the bundled model's) keeps the hand, and still
+    no more than ``want`` hands come back."""
+    both, boxes = two_hands
+    image = both.copy()
+    image[:, 256:] = 128  # the right half is now flat grey: no hand there
+    grey = np.array([320, 60, 120, 120], np.float32)
+    pipe = HandPipeline(PoseEstimator(None, backend="onnx-int8"), FakeDetector([grey, boxes[0]]), max_hands=1,
+                        side=None, gestures=None)
+    assert pipe.find_new([image], [[]], 1) == [[]]  # the grey box is tried, and rejected
+    (found,) = pipe.find_new([image], [[]], 1, spare=1)
+    assert len(found) == 1 and box_iou(found[0].box, boxes[0]) > 0.5
+    pipe.detector = FakeDetector(boxes)  # two real hands, one wanted: one comes back
+    assert len(pipe.find_new([both], [[]], 1, spare=1)[0]) == 1
+    assert len(pipe.find_new([both], [[]], 2)[0]) == 2
+
+
 def test_tracking_below_max_hands_redetects_every_k_frames(plain, two_hands):
     image, boxes = two_hands
     est = PoseEstimator(plain, presence_threshold=0.0)

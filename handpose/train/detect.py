@@ -30,6 +30,7 @@ from ..io import atomic_write, atomic_write_text
 from ..data.transforms import normalize
 from ..detect.codec import BoxCodec, match
 from ..detect.data import DetectionTrainSet, frame_samples, load_frames, load_paste_hands, pasted_samples
+from ..detect.infer import load_detector
 from ..detect.model import HandDetectorNet, load_backbone_weights, model_info
 
 SHARED = "../shared/data"
@@ -64,6 +65,7 @@ DEFAULTS: dict = {
         "epochs": 8, "steps_per_epoch": 70, "batch_size": 32, "lr": 2e-3, "weight_decay": 1e-4,
         "warmup_steps": 100, "seed": 0, "workers": 1, "threads": 2,
         "backbone_weights": None,  # a torchvision ImageNet MobileNetV2 file (the recipe names ../shared/weights one)
+        "init_weights": None,  # a detector to fine-tune (release .safetensors or training .pt): replaces backbone_weights
         "max_steps_per_epoch": 0,  # 0: the whole epoch (a cap is for smoke runs)
         "channels_last": True,  # NHWC: faster convolutions on CPU; bf16 autocast is much slower on this CPU
         "offset_weight": 1.0, "size_weight": 1.0,
@@ -182,7 +184,14 @@ class DetectorTrainer:
             self.val_sets["pasted"] = pasted_samples(load_paste_hands(d["val_hands"]), val_rooms, d["input_size"],
                                                      d["val_pasted"], tuple(cfg["augment"]["paste_side"]))
         self.model = HandDetectorNet(cfg["model"]["width"])
-        if t["backbone_weights"] and not resume:
+        if t["init_weights"] and not resume:
+            start, info = load_detector(t["init_weights"])
+            if info["width"] != cfg["model"]["width"]:
+                raise HandposeError(f"train.init_weights {t['init_weights']}: a detector of width {info['width']}, "
+                                    f"the recipe's model.width is {cfg['model']['width']}")
+            self.model.load_state_dict(start.state_dict())
+            print(f"fine-tuning {t['init_weights']}", flush=True)
+        elif t["backbone_weights"] and not resume:
             print(f"encoder: {load_backbone_weights(self.model, t['backbone_weights'])} tensors from "
                   f"{t['backbone_weights']}", flush=True)
         if t["channels_last"]:

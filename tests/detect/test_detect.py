@@ -263,6 +263,30 @@ train: {{epochs: 1, steps_per_epoch: 2, batch_size: 2, workers: 0, threads: 1, b
         assert [d.score for d in found] == sorted((d.score for d in found), reverse=True)
 
 
+def test_fine_tuning_starts_from_the_given_detector(tmp_path):
+    """train.init_weights: the model starts as that detector (not from ImageNet or at random); a detector of
+    another width is refused with its name."""
+    from handpose.train.detect import DetectorTrainer, load_config
+
+    frames_file, hands_file = make_tiny_data(tmp_path)
+    overrides = [f"data.frames={frames_file}", f"data.hands=[{{format: coco, annotations: {hands_file}}}]",
+                 "data.input_size=64", "model.width=16", "train.workers=0", "train.threads=1",
+                 "train.backbone_weights=null", "train.epochs=1", "train.steps_per_epoch=1", "train.batch_size=2"]
+    first = DetectorTrainer(load_config(None, overrides + ["train.seed=1"]), tmp_path / "a")
+    first.fit()
+    start = tmp_path / "a" / "detector.safetensors"
+    tuned = DetectorTrainer(load_config(None, overrides + ["train.seed=2", f"train.init_weights={start}"]), tmp_path / "b")
+    fresh = DetectorTrainer(load_config(None, overrides + ["train.seed=2"]), tmp_path / "c")
+    from handpose.detect.infer import load_detector
+
+    released = load_detector(start)[0].state_dict()
+    for name, value in tuned.model.state_dict().items():
+        assert torch.equal(value, released[name]), name
+    assert any(not torch.equal(v, fresh.model.state_dict()[k]) for k, v in tuned.model.state_dict().items())
+    with pytest.raises(HandposeError, match="width 16"):
+        DetectorTrainer(load_config(None, overrides + [f"train.init_weights={start}", "model.width=24"]), tmp_path / "d")
+
+
 def test_detector_missing_weights_is_a_clear_error(tmp_path):
     with pytest.raises(HandposeError, match="not found"):
         HandDetector(tmp_path / "nope.safetensors")
