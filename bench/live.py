@@ -5,7 +5,7 @@ installed (`make bench-deps`).
     .venv/bin/python bench/live.py [--videos still uci two-hands] [--backends onnx-int8 onnx torch] [--threads N]
                                    [--max-hands N] [--max-frames N]
     .venv/bin/python bench/live.py --clips DIR [DIR ...] [--backends onnx-int8] [--threads N] [--max-hands 2]
-                                   [--also-detectors W ...] [--also-weights W ...]
+                                   [--also-detectors W ...] [--also-weights W ...] [--spare N]
 
 Videos (handpose/data/video.py): still (a mini-example image panned and zoomed), uci (two uci_hand videos,
 when ../shared/data has them), two-hands (hgc_dev images 13 and 199, one mirrored, pasted into a hand-free
@@ -141,7 +141,7 @@ def track_ours(path: Path, size: tuple[int, int], args: argparse.Namespace, back
     # As `handpose live` builds it: the bundled detector (or the pose-model finder without detector weights).
     pipeline = HandPipeline.create(weights or args.weights, backend=backend, detector_weights=detector or args.detector,
                                    max_hands=max_hands, threads=args.threads, flip_test=VIDEO.flip_test)
-    tracker = HandTracker(pipeline, max_hands)
+    tracker = HandTracker(pipeline, max_hands) if args.spare is None else HandTracker(pipeline, max_hands, spare=args.spare)
     raw, shown = [], []
     source = FileSource(str(path))
     writer = VideoOutput(out, source.fps, size)
@@ -298,6 +298,8 @@ def main(argv: list[str] | None = None) -> int:
                         "scored against MediaPipe full's tracked hands (needs MediaPipe)")
     p.add_argument("--also-detectors", nargs="+", default=[], metavar="WEIGHTS",
                    help="with --clips: also run ours with each of these detector weights (a row each)")
+    p.add_argument("--spare", type=int, default=None, metavar="N",
+                   help="detections the tracker tries beyond the hands missing (default: the tracker's own)")
     p.add_argument("--also-weights", nargs="+", default=[], metavar="WEIGHTS",
                    help="with --clips: also run ours with each of these pose model weights (a row each)")
     p.add_argument("--max-frames", type=int, default=None,
@@ -306,6 +308,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("threads", "max_hands", "max_frames"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
+    if args.spare is not None and args.spare < 0:
+        p.error(f"--spare must be 0 or more, got {args.spare}")
     if args.threads:
         torch.set_num_threads(args.threads)
     names = args.videos or [v for v in VIDEOS if v != "uci" or UCI.exists()]

@@ -2,7 +2,9 @@
 and the (slow) search for new hands (the pipeline's detector, or the pose model as finder without one) runs
 only when fewer hands than wanted are tracked: at once when no hand is tracked or a track was just lost (its
 presence score fell below the threshold, or it left the frame), otherwise at most every ``redetect_every``
-frames while below ``max_hands``. A frame without a hand shows none.
+frames while below ``max_hands``. A frame without a hand shows none. A search tries ``spare`` more of the
+detector's boxes than hands are missing and keeps those the pose model's presence score likes best, so a
+false box that outscores a hand (a logo, a face) does not hide it for good.
 
 A new hand that overlaps a tracked one (IoU over the pipeline's ``duplicate_iou``) is that hand, not a new
 one; two tracks that settle on the same hand are merged (the older one stays). Handedness is averaged over a
@@ -88,11 +90,12 @@ class HandTracker:
     new hands) or a PoseEstimator (the pose model finds them, as before the detector). ``smoothing`` None
     turns the One Euro filter off. ``roi_scale`` grows the keypoints' box before it becomes the next crop,
     so a hand that moves between frames stays inside it. ``redetect_every`` (K): while some but fewer than
-    ``max_hands`` hands are tracked, look for the missing ones at most every K frames."""
+    ``max_hands`` hands are tracked, look for the missing ones at most every K frames. ``spare``: detections
+    tried beyond the hands missing (see the module's note)."""
 
     def __init__(self, pipeline: HandPipeline | PoseEstimator, max_hands: int = 1,
                  smoothing: OneEuroParams | None = OneEuroParams(), roi_scale: float = 1.1, redetect_every: int = 5,
-                 spare: int = 0):
+                 spare: int = 2):
         if not isinstance(pipeline, HandPipeline):
             pipeline = HandPipeline(pipeline, detector=None, max_hands=max_hands, mask_scale=roi_scale)
         self.pipeline = pipeline

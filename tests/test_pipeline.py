@@ -330,6 +330,10 @@ def test_spare_detections_let_the_presence_score_pass_over_a_false_box(two_hands
     assert pipe.find_new([image], [[]], 1) == [[]]  # the grey box is tried, and rejected
     (found,) = pipe.find_new([image], [[]], 1, spare=1)
     assert len(found) == 1 and box_iou(found[0].box, boxes[0]) > 0.5
+    # live's tracker tries spare boxes by default: it tracks the hand from the first frame; without, it never does
+    assert len(HandTracker(pipe, max_hands=1).update(image, 0.0)) == 1
+    blind = HandTracker(pipe, max_hands=1, spare=0)
+    assert all(blind.update(image, i / 30) == [] for i in range(3))
     pipe.detector = FakeDetector(boxes)  # two real hands, one wanted: one comes back
     assert len(pipe.find_new([both], [[]], 1, spare=1)[0]) == 1
     assert len(pipe.find_new([both], [[]], 2)[0]) == 2
