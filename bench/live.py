@@ -222,8 +222,11 @@ def agreement(reference: list[list[np.ndarray]], other: list[list[np.ndarray]]) 
 
 
 def clip_paths(folder: Path) -> list[Path]:
+    """Every video under ``folder``; a video file given itself is one clip."""
+    if folder.is_file() and folder.suffix.lower() in VIDEO_EXTS:
+        return [folder]
     if not folder.is_dir():
-        raise HandposeError(f"--clips {folder}: not a folder")
+        raise HandposeError(f"--clips {folder}: not a folder or a video file")
     clips = sorted(p for p in folder.rglob("*") if p.suffix.lower() in VIDEO_EXTS)
     if not clips:
         raise HandposeError(f"--clips {folder}: no video files ({', '.join(sorted(VIDEO_EXTS))})")
@@ -235,7 +238,7 @@ def run_clips(folders: list[Path], args: argparse.Namespace, tmp: Path) -> int:
     full's hands each also reports, its extra hands, and FPS beside MediaPipe full's in the same run."""
     hands = args.max_hands or 2
     rows, sums = [], {}
-    for folder, path in [(f, p) for f in folders for p in clip_paths(f)]:
+    for folder, path in [(f if f.is_dir() else f.parent, p) for f in folders for p in clip_paths(f)]:
         cap = cv2.VideoCapture(str(path))
         size = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
         fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
@@ -243,7 +246,7 @@ def run_clips(folders: list[Path], args: argparse.Namespace, tmp: Path) -> int:
         if size[0] < 1:
             print(f"{path}: cannot be decoded, skipped", file=sys.stderr)
             continue
-        name = str(path.relative_to(folder.parent if len(folders) > 1 else folder))
+        name = str(path.relative_to(folder.parent if len(folders) > 1 else folder))  # source/clip
         print(f"{name}: {size[0]}x{size[1]}", file=sys.stderr)
         full_fps, reference = track_mediapipe(path, size, fps, 1, hands, args.max_frames, tmp / "mp.mp4")
         here = [("MediaPipe full", full_fps, "-", agreement(reference, reference))]
@@ -294,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-hands", type=int, default=None,
                    help="hands both pipelines track (default: the most any frame of the video holds)")
     p.add_argument("--clips", type=Path, nargs="+", default=None, metavar="DIR",
-                   help="real videos (every video file under each DIR, e.g. bench/realdata.py's clips) instead of made ones: "
+                   help="real videos (every video file under each DIR, or video files, e.g. bench/realdata.py's clips) instead of made ones: "
                         "scored against MediaPipe full's tracked hands (needs MediaPipe)")
     p.add_argument("--also-detectors", nargs="+", default=[], metavar="WEIGHTS",
                    help="with --clips: also run ours with each of these detector weights (a row each)")

@@ -2,8 +2,10 @@
 import importlib.util
 
 import numpy as np
+import pytest
 
 from handpose.data.datasets import load_freihand
+from handpose.errors import HandposeError
 
 from .conftest import MINI, ROOT
 
@@ -26,3 +28,14 @@ def test_a_hand_counts_found_only_within_a_fifth_of_its_size_and_each_once():
     # the two missed: frame 2's a has a reported hand 0.42 of its size away (drawn off), b has none (unseen)
     assert (r["off"], r["unseen"]) == (1, 1)
     assert live_bench.agreement(reference, reference)["share"] == 1.0
+
+
+def test_clips_are_every_video_under_a_folder_or_a_video_file_itself(tmp_path):
+    (tmp_path / "a").mkdir()
+    for name in ("a/one.mp4", "a/two.MOV", "a/notes.txt", "three.webm"):
+        (tmp_path / name).write_bytes(b"")
+    assert [p.name for p in live_bench.clip_paths(tmp_path / "a")] == ["one.mp4", "two.MOV"]
+    assert live_bench.clip_paths(tmp_path / "three.webm") == [tmp_path / "three.webm"]
+    for bad in (tmp_path / "a" / "notes.txt", tmp_path / "nothing"):
+        with pytest.raises(HandposeError, match="not a folder or a video file"):
+            live_bench.clip_paths(bad)
