@@ -48,7 +48,7 @@ from handpose.apps.sources import FileSource  # noqa: E402
 from handpose.pipeline import HandPipeline  # noqa: E402
 from handpose.pose.inference import BACKENDS  # noqa: E402
 from handpose.smoothing import jitter  # noqa: E402
-from handpose.tracking import HandTracker  # noqa: E402
+from handpose.tracking import SPARE, HandTracker  # noqa: E402
 from handpose.data.video import (LabelledVideo, freihand_hands, hand_free_room, mini_example_video,  # noqa: E402
                                  two_hand_video, uci_video)
 
@@ -141,7 +141,7 @@ def track_ours(path: Path, size: tuple[int, int], args: argparse.Namespace, back
     # As `handpose live` builds it: the bundled detector (or the pose-model finder without detector weights).
     pipeline = HandPipeline.create(weights or args.weights, backend=backend, detector_weights=detector or args.detector,
                                    max_hands=max_hands, threads=args.threads, flip_test=VIDEO.flip_test)
-    tracker = HandTracker(pipeline, max_hands) if args.spare is None else HandTracker(pipeline, max_hands, spare=args.spare)
+    tracker = HandTracker(pipeline, max_hands, spare=args.spare)
     raw, shown = [], []
     source = FileSource(str(path))
     writer = VideoOutput(out, source.fps, size)
@@ -301,8 +301,8 @@ def main(argv: list[str] | None = None) -> int:
                         "scored against MediaPipe full's tracked hands (needs MediaPipe)")
     p.add_argument("--also-detectors", nargs="+", default=[], metavar="WEIGHTS",
                    help="with --clips: also run ours with each of these detector weights (a row each)")
-    p.add_argument("--spare", type=int, default=None, metavar="N",
-                   help="detections the tracker tries beyond the hands missing (default: the tracker's own)")
+    p.add_argument("--spare", type=int, default=SPARE, metavar="N",
+                   help=f"detections the tracker tries beyond the hands missing (default {SPARE}, live's)")
     p.add_argument("--also-weights", nargs="+", default=[], metavar="WEIGHTS",
                    help="with --clips: also run ours with each of these pose model weights (a row each)")
     p.add_argument("--max-frames", type=int, default=None,
@@ -311,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("threads", "max_hands", "max_frames"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
-    if args.spare is not None and args.spare < 0:
+    if args.spare < 0:
         p.error(f"--spare must be 0 or more, got {args.spare}")
     if args.threads:
         torch.set_num_threads(args.threads)

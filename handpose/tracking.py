@@ -29,6 +29,7 @@ from .smoothing import OneEuroFilter, OneEuroParams
 HANDEDNESS_MEMORY = 0.8  # weight of the past in a track's right-hand probability
 SIDE_WARMUP, SIDE_EVERY = 3, 5  # frames of a track on which the palm-side classifier is asked
 GESTURE_MEMORY = 0.6  # weight of the past in a track's gesture probabilities (a few frames' memory)
+SPARE = 2  # detector boxes a search tries beyond the hands missing (chosen on training clips: docs/realdata.md)
 
 
 @dataclass
@@ -95,7 +96,7 @@ class HandTracker:
 
     def __init__(self, pipeline: HandPipeline | PoseEstimator, max_hands: int = 1,
                  smoothing: OneEuroParams | None = OneEuroParams(), roi_scale: float = 1.1, redetect_every: int = 5,
-                 spare: int = 2):
+                 spare: int = SPARE):
         if not isinstance(pipeline, HandPipeline):
             pipeline = HandPipeline(pipeline, detector=None, max_hands=max_hands, mask_scale=roi_scale)
         self.pipeline = pipeline

@@ -1,6 +1,6 @@
-"""Real sign-language clips for TRAINING the hand detector, from repository snapshots, kept apart from the
-evaluation clips of bench/realdata.py (no repository is on both sides; the evaluation sources' signers,
-StartASL and ASLU material included, are not among these).
+"""Real sign-language clips for TRAINING (the hand detector, the pose model) and for choosing live's settings,
+from repository snapshots, kept apart from the evaluation clips of bench/realdata.py (no repository is on both
+sides; the evaluation sources' signers, StartASL and ASLU material included, are not among these).
 
     .venv/bin/python tools/train_clips.py MIRROR_DIR OUT          # OUT: runs/train_clips
     handpose label OUT --out runs/sign_labels --every 3 --frames  # MediaPipe boxes every hand it is sure of
