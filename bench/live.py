@@ -5,7 +5,8 @@ installed (`make bench-deps`).
     .venv/bin/python bench/live.py [--videos still uci two-hands] [--backends onnx-int8 onnx torch] [--threads N]
                                    [--max-hands N] [--max-frames N]
     .venv/bin/python bench/live.py --clips DIR [DIR ...] [--backends onnx-int8] [--threads N] [--max-hands 2]
-                                   [--also-detectors W ...] [--also-weights W ...] [--spare N]
+                                   [--also-detectors W ...] [--also-weights W ...] [--spare N] [--[no-]upright]
+                                   [--also-turned]
 
 Videos (handpose/data/video.py): still (a mini-example image panned and zoomed), uci (two uci_hand videos,
 when ../shared/data has them), two-hands (hgc_dev images 13 and 199, one mirrored, pasted into a hand-free
@@ -135,12 +136,15 @@ def score(video: LabelledVideo, raw: list[list[np.ndarray]], shown: list[list[np
 
 
 def track_ours(path: Path, size: tuple[int, int], args: argparse.Namespace, backend: str, max_hands: int,
-               out: Path, detector: str | None = None, weights: str | None = None) -> tuple[float, str, list, list]:
+               out: Path, detector: str | None = None, weights: str | None = None,
+               upright: bool | None = None) -> tuple[float, str, list, list]:
     """`handpose live` on a video file: (FPS, detector runs, per frame each track's raw and shown keypoints);
-    ``detector``, ``weights``: detector and pose model weights instead of --detector's and --weights'."""
+    ``detector``, ``weights``, ``upright``: detector and pose model weights and upright crops instead of
+    --detector's, --weights' and --upright's."""
     # As `handpose live` builds it: the bundled detector (or the pose-model finder without detector weights).
     pipeline = HandPipeline.create(weights or args.weights, backend=backend, detector_weights=detector or args.detector,
-                                   max_hands=max_hands, threads=args.threads, flip_test=VIDEO.flip_test)
+                                   max_hands=max_hands, threads=args.threads, flip_test=VIDEO.flip_test,
+                                   upright=args.upright if upright is None else upright)
     tracker = HandTracker(pipeline, max_hands, spare=args.spare)
     raw, shown = [], []
     source = FileSource(str(path))
@@ -251,11 +255,13 @@ def run_clips(folders: list[Path], args: argparse.Namespace, tmp: Path) -> int:
         full_fps, reference = track_mediapipe(path, size, fps, 1, hands, args.max_frames, tmp / "mp.mp4")
         here = [("MediaPipe full", full_fps, "-", agreement(reference, reference))]
         for backend in args.backends:
-            variants = [(None, None)] + [(d, None) for d in args.also_detectors] + [(None, w) for w in args.also_weights]
-            for detector, weights in variants:
-                f, runs, _, shown = track_ours(path, size, args, backend, hands, tmp / "out.mp4", detector, weights)
+            variants = [(None, None, None)] + [(d, None, None) for d in args.also_detectors] + [
+                (None, w, None) for w in args.also_weights] + ([(None, None, not args.upright)] if args.also_turned else [])
+            for detector, weights, upright in variants:
+                f, runs, _, shown = track_ours(path, size, args, backend, hands, tmp / "out.mp4", detector, weights, upright)
                 label = f"handpose {backend}" + (f", detector {detector}" if detector else "") + (
-                    f", pose model {weights}" if weights else "")
+                    f", pose model {weights}" if weights else "") + (
+                    "" if upright is None else ", upright crops" if upright else ", crops not turned")
                 here.append((label, f, runs, agreement(reference, shown)))
         f, lite = track_mediapipe(path, size, fps, 0, hands, args.max_frames, tmp / "mp.mp4")
         here.append(("MediaPipe lite", f, "-", agreement(reference, lite)))
@@ -303,6 +309,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="with --clips: also run ours with each of these detector weights (a row each)")
     p.add_argument("--spare", type=int, default=SPARE, metavar="N",
                    help=f"detections the tracker tries beyond the hands missing (default {SPARE}, live's)")
+    p.add_argument("--upright", action=argparse.BooleanOptionalAction, default=VIDEO.upright,
+                   help=f"tracking crops turned so the hand points up (default {'on' if VIDEO.upright else 'off'}, live's)")
+    p.add_argument("--also-turned", action="store_true",
+                   help="with --clips: also run ours with --upright the other way (a row)")
     p.add_argument("--also-weights", nargs="+", default=[], metavar="WEIGHTS",
                    help="with --clips: also run ours with each of these pose model weights (a row each)")
     p.add_argument("--max-frames", type=int, default=None,

@@ -23,6 +23,7 @@ from typing import Protocol, Sequence
 import numpy as np
 
 from .defaults import PHOTO
+from .data.transforms import upright_roi
 from .errors import HandposeError
 from .gesture import GestureClassifier, load_gestures
 from .pose.find_hand import FinderSettings, find_hands
@@ -114,7 +115,7 @@ class HandPipeline:
     def __init__(self, estimator: PoseEstimator, detector: Detector | None | str = "auto", max_hands: int = 2,
                  duplicate_iou: float = 0.4, mask_scale: float = 1.1, further_gate: float = 0.5, recrops: int = 2,
                  detection_scale: float = 1.6, side: SideClassifier | None | str = "auto",
-                 gestures: GestureClassifier | None | str = "auto"):
+                 gestures: GestureClassifier | None | str = "auto", upright: bool = False):
         if max_hands < 1:
             raise HandposeError(f"max_hands must be at least 1, got {max_hands}")
         self.estimator = estimator
@@ -134,6 +135,7 @@ class HandPipeline:
         # fingers, and a crop that cuts them off cannot find them again. On hgc_dev (detections of the torch
         # detector, two re-crops): 1.0 -> EPE median 8.5 px, 41 of 289 hands off by > 20 px; 1.6 -> 7.6 px, 14.
         self.detection_scale = detection_scale
+        self.upright = upright  # re-crops turned so the hand points up (transforms.upright_roi)
         self.photo_fallback = True  # photos the detector finds nothing (good) in: try the pose-model finder
         self.fallback_score = 0.3
 
@@ -141,19 +143,21 @@ class HandPipeline:
     def create(cls, weights=None, backend: str = PHOTO.backend, detector_weights=None, use_detector: bool = True,
                max_hands: int = PHOTO.max_hands, flip_test: bool = PHOTO.flip_test, threads: int | None = None,
                presence_threshold: float = 0.2, side_weights=None, gestures=None,
-               recrops: int = PHOTO.recrops) -> HandPipeline:
+               recrops: int = PHOTO.recrops, upright: bool = PHOTO.upright) -> HandPipeline:
         """The front door with ``predict``'s defaults (defaults.PHOTO): the same photo gives the same hands here
         as through ``handpose predict`` and ``serve``. The pose model (see PoseEstimator), the detector (``detector_weights``; None: its default weights
         if present, else the pose-model finder; ``use_detector=False``: always the finder), the palm-side
         classifier (``side_weights``; None: its default weights if present; "none": the pose model's own head)
         and the gesture classifier (``gestures``: a file; None: the bundled canned gestures; "none": off);
-        ``recrops``: pose passes re-cropped from a detected hand's own keypoints."""
+        ``recrops``: pose passes re-cropped from a detected hand's own keypoints; ``upright``: those crops (and
+        a tracker's) turned so the hand points up."""
         estimator = PoseEstimator(weights, backend=backend, flip_test=flip_test, threads=threads,
                                   presence_threshold=presence_threshold)
         detector = load_detector(detector_weights, threads, backend=estimator.backend_name) if use_detector else None
         side = None if side_weights == "none" else load_side_classifier(
             side_weights, backend=estimator.backend_name, threads=threads)
-        return cls(estimator, detector, max_hands, side=side, gestures=load_gestures(gestures), recrops=recrops)
+        return cls(estimator, detector, max_hands, side=side, gestures=load_gestures(gestures), recrops=recrops,
+                   upright=upright)
 
     @property
     def finder_name(self) -> str:
@@ -226,6 +230,11 @@ class HandPipeline:
             return self._detect(images_rgb, known, want, spare)
         return self._find(images_rgb, known, want)
 
+    def recrop_roi(self, hand: Hand):
+        """Where a hand is cropped again from its own keypoints: their box, or the turned region that sets it
+        upright."""
+        return upright_roi(hand.keypoints) if self.upright else hand.box
+
     def _is_new(self, box, accepted) -> bool:
         return all(box_iou(box, b) <= self.duplicate_iou for b in accepted)
 
@@ -247,7 +256,7 @@ class HandPipeline:
         for _ in range(self.recrops):
             # The detector's box frames the hand less exactly than the hand's own keypoints do (on hgc_dev the
             # crop from the detection alone gave AUC 0.516, the given keypoint box 0.676): crop again from them.
-            again = self.estimator.estimate_many([(images[i], h.box) for (i, _), h in zip(jobs, hands)])
+            again = self.estimator.estimate_many([(images[i], self.recrop_roi(h)) for (i, _), h in zip(jobs, hands)])
             hands = [b if b.score >= a.score * 0.5 else a for a, b in zip(hands, again)]
         out: list[list[Hand]] = [[] for _ in images]
         accepted = [list(map(np.asarray, k)) for k in known]

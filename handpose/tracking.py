@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .data.transforms import upright_roi
 from .gesture import NONE
 from .pose.inference import Hand, PoseEstimator, side_of
 from .pipeline import HandPipeline, box_iou
@@ -114,7 +115,9 @@ class HandTracker:
     def reset(self) -> None:
         self.tracks = []
 
-    def roi(self, hand: Hand) -> np.ndarray:
+    def roi(self, hand: Hand):
+        if self.pipeline.upright:
+            return upright_roi(hand.keypoints, self.roi_scale)
         x, y, w, h = hand.box
         cx, cy = x + w / 2, y + h / 2
         w, h = w * self.roi_scale, h * self.roi_scale

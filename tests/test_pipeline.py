@@ -339,6 +339,27 @@ def test_spare_detections_let_the_presence_score_pass_over_a_false_box(two_hands
     assert len(pipe.find_new([both], [[]], 2)[0]) == 2
 
 
+def test_upright_tracking_crops_follow_an_upside_down_hand(two_hands):
+    """Live's crops from last frame's keypoints, turned upright: the bundled model (which saw hands in their
+    photos' own orientation) then tracks a hand shown upside down; the plain keypoint box shows it upside down."""
+    recs = load_freihand(MINI, "training", box="keypoints", padding=1.0, versions=1)[:4]
+    errors = {}
+    for upright in (True, False):
+        errs = []
+        for r in recs:
+            image = np.ascontiguousarray(read_rgb(r.image)[::-1, ::-1])
+            truth = np.array(image.shape[1::-1]) - 1 - r.keypoints
+            box = np.array([*truth.min(0), *(truth.max(0) - truth.min(0))], np.float32)
+            pipe = HandPipeline(PoseEstimator(None, backend="onnx-int8"), FakeDetector([box]), max_hands=1,
+                                side=None, gestures=None, upright=upright)
+            tracker = HandTracker(pipe, max_hands=1, smoothing=None)
+            for i in range(4):
+                tracks = tracker.update(image, i / 30)
+            errs.append(np.linalg.norm(tracks[0].keypoints - truth, axis=1).mean() / max(box[2:]) if tracks else 1.0)
+        errors[upright] = float(np.median(errs))
+    assert errors[True] < 0.1 and errors[True] < errors[False]
+
+
 def test_tracking_below_max_hands_redetects_every_k_frames(plain, two_hands):
     image, boxes = two_hands
     est = PoseEstimator(plain, presence_threshold=0.0)

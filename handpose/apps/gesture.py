@@ -84,9 +84,10 @@ def labelled_photos(dirs: list[str]) -> list[tuple[str, str]]:
 
 def cache_key(args: argparse.Namespace, path: str) -> str:
     """A photo's key in a keypoint cache: the file (path and size) and every pipeline option that moves its
-    keypoints, so that a cache made with other settings or models is not read as this one's."""
+    keypoints, so that a cache made with other settings or models is not read as this one's (caches made before
+    upright re-crops existed, without them, keep their keys)."""
     settings = (args.weights or "default", args.backend, f"flip{int(args.flip_test)}", f"recrops{args.recrops}",
-                args.detector or "default")
+                *(["upright"] if getattr(args, "upright", False) else []), args.detector or "default")
     return ":".join((os.path.abspath(path), str(os.path.getsize(path)), *map(str, settings)))
 
 

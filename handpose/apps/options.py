@@ -9,7 +9,8 @@ from ..pose.inference import BACKENDS
 
 
 def add_pipeline_arguments(p: argparse.ArgumentParser, defaults: Defaults = PHOTO) -> None:
-    """--weights, --backend, --flip-test, --max-hands, --recrops, --detector, --side and --gestures, with ``defaults``
+    """--weights, --backend, --flip-test, --max-hands, --recrops, --upright, --detector, --side and --gestures, with
+    ``defaults``
     (defaults.py: PHOTO for predict, serve and gesture; VIDEO for live)."""
     backend = defaults.backend
     p.add_argument("--weights", default=None,
@@ -26,6 +27,9 @@ def add_pipeline_arguments(p: argparse.ArgumentParser, defaults: Defaults = PHOT
     p.add_argument("--recrops", type=int, choices=range(0, 4), default=defaults.recrops, metavar="N",
                    help="pose passes re-cropped from the hand's own keypoints after a detection, 0-3 (default "
                         f"{defaults.recrops}; each costs one pose pass a hand)")
+    p.add_argument("--upright", action=argparse.BooleanOptionalAction, default=defaults.upright,
+                   help="turn each crop made from a hand's keypoints (re-crops, tracking) so the hand points up, as "
+                        f"the pose model saw most hands in training (default: {'on' if defaults.upright else 'off'})")
     p.add_argument("--detector", default=None, metavar="WEIGHTS",
                    help="hand detector weights (default: the bundled ones when present; without them the pose "
                         "model finds the hands itself)")
@@ -44,5 +48,5 @@ def create_pipeline(args: argparse.Namespace, **overrides):
 
     kw = dict(backend=args.backend, detector_weights=args.detector, max_hands=args.max_hands,
               flip_test=args.flip_test, threads=getattr(args, "threads", None), side_weights=args.side,
-              gestures=args.gestures, recrops=args.recrops)
+              gestures=args.gestures, recrops=args.recrops, upright=args.upright)
     return HandPipeline.create(args.weights, **{**kw, **overrides})

@@ -74,11 +74,44 @@ def normalize(image_rgb: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(x.transpose(2, 0, 1))
 
 
+@dataclass(frozen=True)
+class Roi:
+    """A turned hand region: the square of side ``side`` (before padding) around ``center`` (image pixels),
+    seen turned by ``rotation`` degrees (``crop_affine``'s sense). A plain box (x, y, w, h) is the unturned
+    case; ``upright_roi`` makes one from keypoints."""
+
+    center: np.ndarray
+    side: float
+    rotation: float = 0.0
+
+
+# Wrist and middle-finger knuckle: the hand's own up, as MediaPipe's landmark ROI takes it.
+_WRIST, _MIDDLE_MCP = 0, 9
+
+
+def upright_roi(keypoints: np.ndarray, scale: float = 1.0, visible: np.ndarray | None = None) -> Roi:
+    """The region of a hand's keypoints (21, 2) turned so that the wrist -> middle knuckle points up in the
+    crop, as most training hands do: the tight box of the turned keypoints (the ``visible`` ones; its longer
+    side times ``scale``). The pose model then sees a hand pointing down or sideways as it saw hands in training."""
+    pts = np.asarray(keypoints, np.float64)
+    dx, dy = pts[_MIDDLE_MCP] - pts[_WRIST]
+    theta = np.arctan2(dx, -dy) if dx or dy else 0.0
+    turn = np.array([[np.cos(theta), np.sin(theta)], [-np.sin(theta), np.cos(theta)]])  # crop_affine's
+    turned = (pts if visible is None else pts[np.asarray(visible, bool)]) @ turn.T
+    lo, hi = turned.min(0), turned.max(0)
+    center = turn.T @ ((lo + hi) / 2) - 0.5  # pixel-centre coordinates, as box_to_center_size
+    return Roi(center.astype(np.float32), float(max((hi - lo).max(), 1.0) * scale), float(np.rad2deg(theta)))
+
+
 def hand_crop(image_rgb: np.ndarray, box, size: int, padding: float) -> tuple[np.ndarray, np.ndarray]:
-    """The crop a network sees for a hand box (x, y, w, h): the padded square around it warped to ``size``
-    and normalised, and the image -> crop matrix. The pose model and the palm-side classifier both read it."""
-    center, side = box_to_center_size(box, padding)
-    matrix = crop_affine(center, side, (size, size))
+    """The crop a network sees for a hand box (x, y, w, h) or a turned ``Roi``: the padded square around it
+    warped to ``size`` and normalised, and the image -> crop matrix. The pose model and the palm-side
+    classifier both read it."""
+    if isinstance(box, Roi):
+        center, side, rotation = box.center, box.side * padding, box.rotation
+    else:
+        (center, side), rotation = box_to_center_size(box, padding), 0.0
+    matrix = crop_affine(center, side, (size, size), rotation)
     return normalize(warp(image_rgb, matrix, (size, size))), matrix
 
 
@@ -95,6 +128,9 @@ class Augment:
     blur: float = 0.2  # probability of a Gaussian blur
     noise: float = 0.2  # probability of additive Gaussian noise
     occlusion: float = 0.3  # probability of one random occluding rectangle
+    # Probability that a crop starts from the labelled hand turned upright (upright_roi), as live's tracking
+    # and predict's re-crops show hands; the geometric jitter above then applies on top.
+    upright: float = 0.0
 
     def geometry(self, rng: np.random.Generator, center: np.ndarray, size: float) -> tuple[np.ndarray, float, float, bool]:
         s = size * rng.uniform(*self.scale)

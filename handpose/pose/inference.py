@@ -13,7 +13,7 @@ import torch
 from ..codec import HeatmapCodec
 from ..data.datasets import read_rgb
 from ..errors import HandposeError
-from ..data.transforms import apply_affine, hand_crop, invert_affine, keypoints_box
+from ..data.transforms import Roi, apply_affine, hand_crop, invert_affine, keypoints_box
 from ..weights import DEFAULT_WEIGHTS, load_model
 
 BACKENDS = ("torch", "onnx", "onnx-int8")  # onnx-int8: the export quantised to int8 (fastest on CPU)
@@ -198,8 +198,8 @@ class PoseEstimator:
         return hands
 
     def estimate(self, image_rgb: np.ndarray, boxes) -> list[Hand]:
-        """Crop, estimate and map back one hand per box."""
-        return self.estimate_many([(image_rgb, np.asarray(b, np.float32)) for b in boxes])
+        """Crop, estimate and map back one hand per box (x, y, w, h) or turned region (transforms.Roi)."""
+        return self.estimate_many([(image_rgb, b if isinstance(b, Roi) else np.asarray(b, np.float32)) for b in boxes])
 
     def find_hands(self, image_rgb: np.ndarray, max_hands: int = 1) -> list[Hand]:
         """Find hand (see find_hand.py): the whole image letterboxed, then re-crops around the keypoints

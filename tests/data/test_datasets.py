@@ -46,6 +46,21 @@ def test_item_tensors_and_targets_follow_the_crop(mini_root):
     assert not np.array_equal(ds[5][0].numpy(), image.numpy())
 
 
+def test_upright_crops_turn_every_hand_up(mini_root):
+    codec = HeatmapCodec()
+    records = load_freihand(mini_root, "training", box="keypoints", padding=1.0)
+    still = dict(rotation=0.0, scale=(1.0, 1.0), shift=0.0, flip=0.0, color=0.0, hue=0.0, blur=0.0, noise=0.0,
+                 occlusion=0.0)
+    turned = HandDataset(records, codec, augment=Augment(**still, upright=1.0), seed=3)
+    for i in range(len(records)):
+        meta = turned[i][3]
+        wrist, knuckle = apply_affine(meta["keypoints"], meta["affine"])[[0, 9]]
+        assert abs(wrist[0] - knuckle[0]) < 1e-3 and knuckle[1] < wrist[1]
+    # off (the default), the crop keeps the photo's own orientation
+    plain = HandDataset(records, codec, augment=Augment(**still), seed=3)
+    assert np.allclose(plain[0][3]["affine"][:, :2], np.diag(np.diag(plain[0][3]["affine"][:, :2])))
+
+
 def test_four_versions_and_split_by_pose(tmp_path, mini_root):
     root = tmp_path / "frei"
     shutil.copytree(mini_root, root)

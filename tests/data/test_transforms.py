@@ -2,8 +2,8 @@ import cv2
 import numpy as np
 
 from handpose.codec import HeatmapCodec
-from handpose.data.transforms import (Augment, apply_affine, box_to_center_size, crop_affine, invert_affine, keypoints_box,
-                                 normalize, warp)
+from handpose.data.transforms import (Augment, apply_affine, box_to_center_size, crop_affine, hand_crop, invert_affine,
+                                      keypoints_box, normalize, upright_roi, warp)
 
 
 def test_image_to_crop_to_heatmap_and_back_within_a_quarter_pixel():
@@ -61,3 +61,30 @@ def test_normalize_is_rgb_imagenet():
     img = np.full((4, 4, 3), (124, 116, 104), np.uint8)  # about the ImageNet mean, in RGB order
     x = normalize(img)
     assert x.shape == (3, 4, 4) and np.abs(x).max() < 0.02
+
+
+def test_an_upright_roi_turns_the_hand_up_and_keeps_every_keypoint_in_the_crop():
+    rng = np.random.default_rng(2)
+    for _ in range(50):
+        hand = rng.uniform(-40, 40, (21, 2))
+        hand[0], hand[9] = (0, 50), (0, -10)  # wrist below the middle knuckle: an upright hand
+        angle = rng.uniform(-180, 180)
+        c, s = np.cos(np.deg2rad(angle)), np.sin(np.deg2rad(angle))
+        points = hand @ np.array([[c, -s], [s, c]]).T + rng.uniform(100, 300, 2)
+        roi = upright_roi(points, scale=1.1)
+        _, m = hand_crop(np.zeros((400, 400, 3), np.uint8), roi, 224, 1.25)
+        inside = apply_affine(points, m)
+        wrist, knuckle = inside[0], inside[9]
+        assert abs(wrist[0] - knuckle[0]) < 1e-3 and knuckle[1] < wrist[1]  # straight up in the crop
+        assert inside.min() >= 0 and inside.max() <= 223  # all inside, with room to spare
+        # the longer side of the turned keypoints, times scale and padding, fills the crop
+        assert 0.70 * 224 < (inside.max(0) - inside.min(0)).max() * 1.1 * 1.25 < 1.01 * 224 * 1.1
+
+
+def test_an_already_upright_hand_gets_the_crop_of_its_keypoint_box():
+    rng = np.random.default_rng(3)
+    points = rng.uniform(50, 150, (21, 2))
+    points[9] = points[0] + (0, -30)
+    _, turned = hand_crop(np.zeros((200, 200, 3), np.uint8), upright_roi(points), 224, 1.25)
+    _, plain = hand_crop(np.zeros((200, 200, 3), np.uint8), keypoints_box(points), 224, 1.25)
+    np.testing.assert_allclose(turned, plain, atol=1e-4)

@@ -175,3 +175,17 @@ def test_the_keypoint_cache_is_kept_apart_per_pipeline_setting(tmp_path, monkeyp
     monkeypatch.setattr(gesture, "create_pipeline", lambda *a, **k: pytest.fail("the cached setting ran again"))
     again, _ = gesture.hand_keypoints(args("--recrops", "0"), [photo])
     assert again[photo] == first[photo]
+
+
+def test_the_keypoint_cache_tells_upright_re_crops_apart_and_keeps_older_keys(tmp_path):
+    import argparse
+
+    from handpose.apps.gesture import cache_key
+
+    photo = tmp_path / "a.jpg"
+    cv2.imwrite(str(photo), np.zeros((8, 8, 3), np.uint8))
+    before = argparse.Namespace(weights=None, backend="onnx", flip_test=True, recrops=2, detector=None)
+    plain = argparse.Namespace(**vars(before), upright=False)
+    turned = argparse.Namespace(**vars(before), upright=True)
+    assert cache_key(plain, str(photo)) == cache_key(before, str(photo))  # caches made before upright still read
+    assert cache_key(turned, str(photo)) != cache_key(plain, str(photo))

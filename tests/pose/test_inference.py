@@ -179,3 +179,28 @@ def test_int8_backend_agrees_with_pytorch(tmp_path, monkeypatch):
              for a, b, r in zip(fp32, int8.predict_many(images, boxes), recs)]
     # Quantisation may move a low-confidence joint to another peak; most joints stay within 2% of the hand.
     assert np.median(np.concatenate(diffs)) < 0.02
+
+
+@need_trained
+def test_a_hand_turned_upside_down_is_found_as_well_through_its_upright_roi():
+    # The bundled model saw hands in their photos' own orientation: a mini-example photo turned 180 degrees,
+    # cropped upright from its labels, gives the keypoints of the photo itself, turned (the crop's pixels are the
+    # same up to resampling); the plain box of the turned photo shows the model an upside-down hand.
+    from handpose.data.transforms import keypoints_box, upright_roi
+
+    est = PoseEstimator(TRAINED)
+    recs = load_freihand(MINI, "training", box="keypoints", padding=1.0, versions=1)
+    upright_err, plain_err = [], []
+    for r in recs:
+        image = read_rgb(r.image)
+        h, w = image.shape[:2]
+        turned = np.ascontiguousarray(image[::-1, ::-1])
+        truth = np.array([w - 1, h - 1]) - r.keypoints
+        own = est.estimate(image, [upright_roi(r.keypoints)])[0].keypoints
+        via_roi = est.estimate(turned, [upright_roi(truth)])[0].keypoints
+        plain = est.estimate(turned, [keypoints_box(truth)])[0].keypoints
+        size = max(r.box[2:])
+        assert np.median(np.linalg.norm(via_roi - (np.array([w - 1, h - 1]) - own), axis=1)) < 0.02 * size
+        upright_err.append(np.linalg.norm(via_roi - truth, axis=1).mean() / size)
+        plain_err.append(np.linalg.norm(plain - truth, axis=1).mean() / size)
+    assert np.median(upright_err) < np.median(plain_err)

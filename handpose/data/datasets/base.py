@@ -12,7 +12,7 @@ from torch.utils.data import Dataset
 from ..backgrounds import paste_on_background, random_background
 from ...codec import HeatmapCodec
 from ...errors import DatasetError
-from ..transforms import Augment, apply_affine, box_to_center_size, crop_affine, normalize, warp
+from ..transforms import Augment, apply_affine, box_to_center_size, crop_affine, normalize, upright_roi, warp
 
 
 @dataclass
@@ -90,10 +90,14 @@ class HandDataset(Dataset):
         r = self.records[index]
         image = read_rgb(r.image)
         center, size = box_to_center_size(r.box, self.padding)
-        rotation, flip = 0.0, False
+        rotation, flip, turn = 0.0, False, 0.0
         if self.augment is not None and rng is not None:
+            # drawn only when asked for, so recipes without it replay their augmentation exactly
+            if self.augment.upright > 0 and rng.random() < self.augment.upright and r.visibility[[0, 9]].all():
+                roi = upright_roi(r.keypoints, visible=r.visibility > 0)
+                center, size, turn = roi.center, roi.side * self.padding, roi.rotation
             center, size, rotation, flip = self.augment.geometry(rng, center, size)
-        matrix = crop_affine(center, size, self.codec.input_size, rotation, flip)
+        matrix = crop_affine(center, size, self.codec.input_size, rotation + turn, flip)
         crop = warp(image, matrix, self.codec.input_size)
         keypoints = apply_affine(r.keypoints, matrix)
         return crop, keypoints, matrix
