@@ -77,9 +77,8 @@ def main() -> int:
     # predict's defaults; the cache keys each photo by these settings too (apps/gesture.cache_key)
     pipeline_args = argparse.Namespace(cache=str(root / ".cache_handpose.json"), weights=args.weights,
                                        backend=PHOTO.backend, detector=None, flip_test=PHOTO.flip_test,
-                                       recrops=PHOTO.recrops, upright=PHOTO.upright, threads=args.threads, side=None,
-                                       max_hands=1,
-                                       gestures="none")
+                                       recrops=PHOTO.recrops, upright=PHOTO.upright, threads=args.threads,
+                                       side=None, max_hands=1, gestures="none")
     rows, pooled = {}, {"handpose": ([], []), "MediaPipe": ([], [])}
     for name in args.sets:
         photos = labelled_photos([str(root / name)])

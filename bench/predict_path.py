@@ -70,10 +70,10 @@ def parse_config(text: str) -> tuple[str, dict]:
 def build(settings: dict, threads: int) -> HandPipeline:
     s = {**DEFAULTS, **settings}
     pipeline = HandPipeline.create(s["weights"] or None, backend=s["backend"], flip_test=s["flip_test"], threads=threads,
-                                   side_weights="none" if s["side"] == "head" else None, recrops=s["recrops"])
+                                   side_weights="none" if s["side"] == "head" else None, recrops=s["recrops"],
+                                   upright=s["upright"])
     pipeline.photo_fallback = s["fallback"]
     pipeline.detection_scale = s["detection_scale"]
-    pipeline.upright = s["upright"]
     if pipeline.side is not None:
         pipeline.side.flip_test = s["side"] == "classifier"
     return pipeline

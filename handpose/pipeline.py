@@ -230,10 +230,10 @@ class HandPipeline:
             return self._detect(images_rgb, known, want, spare)
         return self._find(images_rgb, known, want)
 
-    def recrop_roi(self, hand: Hand):
-        """Where a hand is cropped again from its own keypoints: their box, or the turned region that sets it
-        upright."""
-        return upright_roi(hand.keypoints) if self.upright else hand.box
+    def recrop_roi(self, hand: Hand, scale: float = 1.0):
+        """Where a hand is cropped again from its own keypoints (a re-crop here, the next frame's crop in
+        tracking): their box grown by ``scale``, or the turned region that sets the hand upright."""
+        return upright_roi(hand.keypoints, scale) if self.upright else grow(hand.box, scale)
 
     def _is_new(self, box, accepted) -> bool:
         return all(box_iou(box, b) <= self.duplicate_iou for b in accepted)

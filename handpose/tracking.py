@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .data.transforms import upright_roi
 from .gesture import NONE
 from .pose.inference import Hand, PoseEstimator, side_of
 from .pipeline import HandPipeline, box_iou
@@ -116,12 +115,7 @@ class HandTracker:
         self.tracks = []
 
     def roi(self, hand: Hand):
-        if self.pipeline.upright:
-            return upright_roi(hand.keypoints, self.roi_scale)
-        x, y, w, h = hand.box
-        cx, cy = x + w / 2, y + h / 2
-        w, h = w * self.roi_scale, h * self.roi_scale
-        return np.array([cx - w / 2, cy - h / 2, w, h], np.float32)
+        return self.pipeline.recrop_roi(hand, self.roi_scale)
 
     def _valid(self, hand: Hand, shape: tuple[int, ...]) -> bool:
         """Present, and plausibly placed: a track whose centre left the frame or collapsed is lost."""

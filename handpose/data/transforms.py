@@ -10,6 +10,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ..skeleton import JOINT_NAMES
+
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
 
@@ -86,7 +88,7 @@ class Roi:
 
 
 # Wrist and middle-finger knuckle: the hand's own up, as MediaPipe's landmark ROI takes it.
-_WRIST, _MIDDLE_MCP = 0, 9
+UPRIGHT_JOINTS = (JOINT_NAMES.index("wrist"), JOINT_NAMES.index("middle_mcp"))
 
 
 def upright_roi(keypoints: np.ndarray, scale: float = 1.0, visible: np.ndarray | None = None) -> Roi:
@@ -94,7 +96,8 @@ def upright_roi(keypoints: np.ndarray, scale: float = 1.0, visible: np.ndarray |
     crop, as most training hands do: the tight box of the turned keypoints (the ``visible`` ones; its longer
     side times ``scale``). The pose model then sees a hand pointing down or sideways as it saw hands in training."""
     pts = np.asarray(keypoints, np.float64)
-    dx, dy = pts[_MIDDLE_MCP] - pts[_WRIST]
+    wrist, knuckle = UPRIGHT_JOINTS
+    dx, dy = pts[knuckle] - pts[wrist]
     theta = np.arctan2(dx, -dy) if dx or dy else 0.0
     turn = np.array([[np.cos(theta), np.sin(theta)], [-np.sin(theta), np.cos(theta)]])  # crop_affine's
     turned = (pts if visible is None else pts[np.asarray(visible, bool)]) @ turn.T

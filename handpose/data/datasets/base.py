@@ -12,7 +12,8 @@ from torch.utils.data import Dataset
 from ..backgrounds import paste_on_background, random_background
 from ...codec import HeatmapCodec
 from ...errors import DatasetError
-from ..transforms import Augment, apply_affine, box_to_center_size, crop_affine, normalize, upright_roi, warp
+from ..transforms import (UPRIGHT_JOINTS, Augment, apply_affine, box_to_center_size, crop_affine, normalize, upright_roi,
+                          warp)
 
 
 @dataclass
@@ -93,7 +94,7 @@ class HandDataset(Dataset):
         rotation, flip, turn = 0.0, False, 0.0
         if self.augment is not None and rng is not None:
             # drawn only when asked for, so recipes without it replay their augmentation exactly
-            if self.augment.upright > 0 and rng.random() < self.augment.upright and r.visibility[[0, 9]].all():
+            if self.augment.upright > 0 and rng.random() < self.augment.upright and r.visibility[list(UPRIGHT_JOINTS)].all():
                 roi = upright_roi(r.keypoints, visible=r.visibility > 0)
                 center, size, turn = roi.center, roi.side * self.padding, roi.rotation
             center, size, rotation, flip = self.augment.geometry(rng, center, size)
