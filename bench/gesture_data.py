@@ -146,6 +146,8 @@ def rps_boxes(mirrors: Path) -> dict[str, list[tuple[int, float, float, float, f
     """original image path -> [(class, cx, cy, w, h) in 640 px pixels] from the YOLO labels."""
     gitdir = gitdir_of(mirrors, RPS_REPO)
     if not gitdir.exists():
+        print(f"train  rps: {RPS_REPO} is not in {mirrors}, so its crops have no class: the set is not made",
+              file=sys.stderr)
         return {}
     names = [n for n in git(gitdir, "ls-tree", "-r", "--name-only", RPS_COMMIT).decode().splitlines()
              if "/labels/" in n and n.endswith(".txt")]

@@ -4,9 +4,14 @@
 
 For each fold one training source (whole: its people and rooms) is held out; the classifier is trained on
 the other training sources, the teacher_hands keypoints of the kept sources and rendered hands, and scored
-on the held-out source's photos through handpose's keypoints (cached by bench/gestures.py or `handpose gesture`
-with ``--cache``). The select sets are scored by the classifier trained on every training source. The check
-sets are never read here.
+on the held-out source's photos through handpose's keypoints (cached in ROOT/.cache_handpose.json, as
+bench/gestures.py and `handpose gesture --cache` keep them; missing ones are computed). The select sets are
+scored by the classifier trained on every training source. The check sets are never read here.
+
+``--train-keypoints`` and ``--score-keypoints`` name the pipeline whose keypoints the classifier learns from and
+is scored on: ``v1`` (what the first classifiers were trained on: fp32 ONNX, flip test, 2 re-crops, not turned
+upright) or ``photo`` (predict's defaults today, defaults.PHOTO), so a recipe is scored on the keypoints that
+users' photos will give it.
 """
 from __future__ import annotations
 
@@ -20,9 +25,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from handpose.apps.gesture import cache_key, labelled_photos, scores  # noqa: E402
+from handpose.apps.gesture import hand_keypoints, labelled_photos, scores  # noqa: E402
 from handpose.apps.synth import DEFAULT_MESHES  # noqa: E402
 from handpose.data.synth.gestures import CANNED, sample_gesture_keypoints  # noqa: E402
+from handpose.defaults import PHOTO  # noqa: E402
 from handpose.gesture.fit import fit  # noqa: E402
 
 # A source goes out with its turned twin (bench/gesture_data.py): they are the same people and rooms.
@@ -30,19 +36,21 @@ FOLDS = {"madblocks": ["madblocks"], "arya": ["arya"], "dharshini": ["dharshini"
          "hagrid": ["hagrid380", "hagrid_day1"], "rps": ["rps"], "rahul": ["rahul"], "waris": ["waris"]}
 
 
-# The pipeline the shipped classifier's keypoints came from (`handpose gesture train --cache`): predict's defaults
-# of the day (fp32 ONNX, flip test, 2 re-crops).
-MADE_WITH = argparse.Namespace(weights=None, backend="onnx", flip_test=True, recrops=2, detector=None)
+# Pipelines whose keypoints a classifier is trained or scored on (the cache keys each photo by these settings).
+PIPELINES = {
+    "v1": dict(backend="onnx", flip_test=True, recrops=2, upright=False),
+    "photo": dict(backend=PHOTO.backend, flip_test=PHOTO.flip_test, recrops=PHOTO.recrops, upright=PHOTO.upright),
+    "photo_unturned": dict(backend=PHOTO.backend, flip_test=PHOTO.flip_test, recrops=PHOTO.recrops, upright=False),
+}
 
 
-def cached(root: Path, folder: str) -> list[tuple[np.ndarray, str]]:
-    cache = json.loads((root / ".cache_handpose.json").read_text())
-    out = []
-    for p, label in labelled_photos([str(root / folder)]):
-        k = cache.get(cache_key(MADE_WITH, p))
-        if k is not None:
-            out.append((np.asarray(k, np.float64), label))
-    return out
+def cached(root: Path, folder: str, pipeline: str, threads: int) -> list[tuple[np.ndarray, str]]:
+    """The folder's labelled photos with the keypoints of their most confident hand (photos without one left out)."""
+    args = argparse.Namespace(cache=str(root / ".cache_handpose.json"), weights=None, detector=None, side=None,
+                              gestures="none", max_hands=1, threads=threads, **PIPELINES[pipeline])
+    photos = labelled_photos([str(root / folder)])
+    found, _ = hand_keypoints(args, [p for p, _ in photos])
+    return [(np.asarray(found[p], np.float64), label) for p, label in photos if found.get(p) is not None]
 
 
 def main() -> int:
@@ -55,11 +63,18 @@ def main() -> int:
     ap.add_argument("--min-score", type=float, default=0.7)
     ap.add_argument("--turn", type=float, default=12.0, help="augmentation: the largest turn in degrees")
     ap.add_argument("--exclude", nargs="*", default=[], help="training sources not used at all (e.g. '*_turned')")
+    ap.add_argument("--train-keypoints", choices=sorted(PIPELINES), nargs="+", default=["v1"],
+                    help="the pipelines whose keypoints of the training photos the classifier learns from (pooled)")
+    ap.add_argument("--score-keypoints", choices=sorted(PIPELINES), default="v1",
+                    help="the pipeline whose keypoints of the held-out and select photos are scored")
+    ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     root = Path(args.root)
     sources = sorted(p.name for p in (root / "train").iterdir() if p.is_dir()
                      and not any(fnmatch.fnmatch(p.name, x) for x in args.exclude))
-    photos = {s: cached(root, f"train/{s}") for s in sources}
+    photos = {s: [x for k in args.train_keypoints for x in cached(root, f"train/{s}", k, args.threads)]
+              for s in sources}
+    scored = {s: cached(root, f"train/{s}", args.score_keypoints, args.threads) for s in sources}
     teacher = json.loads((root / "keypoints" / "teacher_train.json").read_text())["hands"]
     rendered = sample_gesture_keypoints(str(DEFAULT_MESHES), args.synth, seed=0) if args.synth else None
 
@@ -88,7 +103,7 @@ def main() -> int:
         if not any(s in photos for s in held):
             continue
         clf = train(held)
-        items = [x for s in held for x in photos.get(s, [])]  # scored on the source itself, never its turned twin
+        items = [x for s in held for x in scored.get(s, [])]  # scored on the source itself, never its turned twin
         truth = [c for _, c in items]
         pred = [n for n, _ in clf.classify(np.stack([k for k, _ in items]))]
         r = scores(truth, pred, list(CANNED))
@@ -97,7 +112,7 @@ def main() -> int:
         rows.append((f"held out: {name}", r))
     clf = train([])
     for s in sorted(p.name for p in (root / "select").iterdir() if p.is_dir()):
-        items = cached(root, f"select/{s}")
+        items = cached(root, f"select/{s}", args.score_keypoints, args.threads)
         r = scores([c for _, c in items], [n for n, _ in clf.classify(np.stack([k for k, _ in items]))], list(CANNED))
         rows.append((f"select: {s}", r))
     rows.append(("held-out folds pooled", scores(truth_all, pred_all, list(CANNED))))

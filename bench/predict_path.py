@@ -14,7 +14,8 @@ call and of each stage (detector, pose passes, palm side, gestures), median over
 A configuration is ``name=key:value,...`` with keys: backend (onnx | onnx-int8 | torch), flip_test (0/1),
 recrops (re-crops from the keypoints, 0-3), side (classifier | classifier-no-mirror | head), fallback (0/1: the
 pose-model finder for photos the detector finds nothing good in), detection_scale (float), weights (a pose
-model; default the bundled one), upright (0/1: re-crops turned so the hand points up).
+model; default the bundled one), upright (0/1: re-crops turned so the hand points up), flip_first (0/1: the flip
+test on the pass from the detection too, not only on the re-crops; default 0).
 """
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ from handpose.train import metrics  # noqa: E402
 
 FAR_PX = 20.0
 DEFAULTS = dict(backend=PHOTO.backend, flip_test=PHOTO.flip_test, recrops=PHOTO.recrops, side="classifier",
-                fallback=True, detection_scale=1.6, weights="", upright=PHOTO.upright)
+                fallback=True, detection_scale=1.6, weights="", upright=PHOTO.upright, flip_first=False)
 # predict's defaults, then one stage at a time changed
 ABLATION = {
     "predict's defaults": {},
@@ -52,6 +53,7 @@ ABLATION = {
     "left/right from the pose head": {"side": "head"},
     "no finder fallback": {"fallback": False},
     "re-crops not turned upright": {"upright": False},
+    "flip test on the first pass too": {"flip_first": True},
 }
 
 
@@ -74,6 +76,7 @@ def build(settings: dict, threads: int) -> HandPipeline:
                                    upright=s["upright"])
     pipeline.photo_fallback = s["fallback"]
     pipeline.detection_scale = s["detection_scale"]
+    pipeline.flip_first = s["flip_first"]
     if pipeline.side is not None:
         pipeline.side.flip_test = s["side"] == "classifier"
     return pipeline

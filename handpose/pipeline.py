@@ -136,6 +136,10 @@ class HandPipeline:
         # detector, two re-crops): 1.0 -> EPE median 8.5 px, 41 of 289 hands off by > 20 px; 1.6 -> 7.6 px, 14.
         self.detection_scale = detection_scale
         self.upright = upright  # re-crops turned so the hand points up (transforms.upright_roi)
+        # The estimator's flip test on the pass from the detection too. Off: only the re-crops, whose keypoints
+        # are the answer, pay for it; the first pass only places them (chosen on hgc_dev's first half: the same
+        # accuracy for less time, docs/predict.md).
+        self.flip_first = False
         self.photo_fallback = True  # photos the detector finds nothing (good) in: try the pose-model finder
         self.fallback_score = 0.3
 
@@ -252,7 +256,8 @@ class HandPipeline:
                     taken.append(box)
                     picked += 1
         # every hand in one batch
-        hands = self.estimator.estimate_many([(images[i], grow(b, self.detection_scale)) for i, b in jobs])
+        hands = self.estimator.estimate_many([(images[i], grow(b, self.detection_scale)) for i, b in jobs],
+                                             flip_test=None if self.flip_first or not self.recrops else False)
         for _ in range(self.recrops):
             # The detector's box frames the hand less exactly than the hand's own keypoints do (on hgc_dev the
             # crop from the detection alone gave AUC 0.516, the given keypoint box 0.676): crop again from them.

@@ -93,7 +93,7 @@ def test_two_hands_from_an_injected_detector_in_one_batch(plain, with_head, two_
         est = PoseEstimator(weights, presence_threshold=0.0)
         batches = []
         run = est.estimate_crops_all
-        est.estimate_crops_all = lambda crops: batches.append(len(crops)) or run(crops)
+        est.estimate_crops_all = lambda crops, flip=None: batches.append(len(crops)) or run(crops, flip)
         # the second detection is the first one again, slightly shifted: a duplicate, not a third hand
         det = FakeDetector([boxes[0], boxes[0] + [3, 2, 0, 0], boxes[1]])
         # recrops=0: the crops of the detections themselves (re-crops from the keypoints, below)
@@ -123,6 +123,25 @@ def test_two_hands_from_an_injected_detector_in_one_batch(plain, with_head, two_
         refiner.photo_fallback = False
         refined = refiner(image)
         assert batches == [2, 2, 2] and len(refined) == 2  # each re-crop pass is one batch for both hands
+
+
+def test_the_flip_test_is_paid_on_the_re_crop_only(plain, two_hands):
+    """The pass from the detection only places the re-crop: by default it runs without the mirrored crops, and
+    the re-crop, whose keypoints are the answer, with them; with no re-crop the first pass keeps its flip test."""
+    image, boxes = two_hands
+    est = PoseEstimator(plain, presence_threshold=0.0, flip_test=True)
+    sizes = []
+    run = est.backend.run_all
+    est.backend.run_all = lambda crops: sizes.append(len(crops)) or run(crops)
+    pipe = HandPipeline(est, FakeDetector(boxes), max_hands=2, recrops=1)
+    pipe.photo_fallback = False
+    assert len(pipe(image)) == 2 and sizes == [2, 4]  # 2 crops, then 2 re-crops and their mirror images
+    sizes.clear()
+    pipe.flip_first = True
+    assert len(pipe(image)) == 2 and sizes == [4, 4]
+    sizes.clear()
+    pipe.flip_first, pipe.recrops = False, 0
+    assert len(pipe(image)) == 2 and sizes == [4]
 
 
 def test_a_weak_detection_on_a_photo_asks_the_finder_too(plain, two_hands):

@@ -49,6 +49,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     t.add_argument("--epochs", type=int, default=30, help="passes over the data (default 30)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--cache", metavar="FILE.json", help="keep the photos' keypoints here and reuse them next time")
+    t.add_argument("--both-turns", action="store_true",
+                   help="also learn each training photo's keypoints with the re-crop turned the other way (--upright "
+                        "<-> --no-upright): one classifier for predict's upright re-crops and live's unturned crops")
     add_pipeline_arguments(t)
     e = sub.add_parser("evaluate", help="accuracy per class and a confusion matrix on DIR/<label>/*.jpg folders",
                        description="score a gesture classifier on photo folders (DIR/<label>/*.jpg)")
@@ -85,9 +88,12 @@ def labelled_photos(dirs: list[str]) -> list[tuple[str, str]]:
 def cache_key(args: argparse.Namespace, path: str) -> str:
     """A photo's key in a keypoint cache: the file (path and size) and every pipeline option that moves its
     keypoints, so that a cache made with other settings or models is not read as this one's (caches made before
-    upright re-crops existed, without them, keep their keys)."""
+    upright re-crops existed, without them, keep their keys; those made while the flip test was also on the
+    first pass are not read)."""
     settings = (args.weights or "default", args.backend, f"flip{int(args.flip_test)}", f"recrops{args.recrops}",
-                *(["upright"] if getattr(args, "upright", False) else []), args.detector or "default")
+                *(["upright"] if getattr(args, "upright", False) else []),
+                # since the flip test left the pass from the detection (HandPipeline.flip_first), re-crop only
+                *(["recrop-flip"] if args.flip_test and args.recrops else []), args.detector or "default")
     return ":".join((os.path.abspath(path), str(os.path.getsize(path)), *map(str, settings)))
 
 
@@ -239,6 +245,13 @@ def train(args: argparse.Namespace) -> int:
     held = split(labels, args.holdout, args.seed)
     train_kp = [k for k, h in zip(kps, held) if not h]
     train_labels = [c for c, h in zip(labels, held) if not h]
+    if args.both_turns and used:
+        other = argparse.Namespace(**{**vars(args), "upright": not args.upright})
+        turned, _ = hand_keypoints(other, [p for (p, _), h in zip(used, held) if not h])
+        for (p, label), h in zip(used, held):
+            if not h and turned.get(p) is not None:
+                train_kp.append(np.asarray(turned[p], np.float64))
+                train_labels.append(label)
     weights = [1.0] * len(train_kp)
     for path in args.keypoints:
         k, c, w = read_keypoint_file(path)
@@ -264,7 +277,7 @@ def train(args: argparse.Namespace) -> int:
                             "a classifier needs at least two")
     classes = sorted(set(train_labels) | set(labels), key=lambda c: (c != NONE, c))
     info = {"trained_on": {"photos": int((~held).sum()), "photo_folders": args.dirs, "keypoint_files": args.keypoints,
-                           "synth": args.synth, "synth_weight": args.synth_weight},
+                           "synth": args.synth, "synth_weight": args.synth_weight, "both_turns": args.both_turns},
             "epochs": args.epochs, "seed": args.seed, "min_score": args.min_score}
     clf = fit(np.stack(train_kp), train_labels, classes, epochs=args.epochs, seed=args.seed,
               sample_weights=np.array(weights), info=info)

@@ -164,11 +164,13 @@ class PoseEstimator:
         kps, scores, _ = self.estimate_crops_all(crops)
         return kps, scores
 
-    def estimate_crops_all(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    def estimate_crops_all(self, crops: np.ndarray, flip_test: bool | None = None
+                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """As ``estimate_crops``, plus the probability (N,) that each crop shows a right hand (None when the
-        model has no handedness head). With ``flip_test`` the right-hand logit is (l(crop) - l(mirrored))/2:
-        a mirrored right hand is a left hand, so the mirrored crop's probability is exactly 1 - this one's."""
-        if self.flip_test:  # the crops and their mirror images in one batch: one call instead of two
+        model has no handedness head). With ``flip_test`` (None: the estimator's own setting) the right-hand
+        logit is (l(crop) - l(mirrored))/2: a mirrored right hand is a left hand, so the mirrored crop's
+        probability is exactly 1 - this one's."""
+        if self.flip_test if flip_test is None else flip_test:  # crops and mirror images in one batch: one call
             n = len(crops)
             heatmaps, logits = self.backend.run_all(np.concatenate([crops, crops[..., ::-1]]))
             heatmaps = 0.5 * (heatmaps[:n] + self.codec.flip_heatmaps(heatmaps[n:]))
@@ -182,12 +184,12 @@ class PoseEstimator:
         return kps, scores, None if logits is None else sigmoid(logits)
 
     def estimate_many(self, jobs: list[tuple[np.ndarray, np.ndarray]], padding: float | None = None,
-                      size: int | None = None) -> list[Hand]:
+                      size: int | None = None, flip_test: bool | None = None) -> list[Hand]:
         """One hand per (image_rgb, box) job, all crops in one batch: the batching path of folders."""
         if not jobs:
             return []
         crops, matrices = zip(*(self.crop(img, b, padding, size) for img, b in jobs))
-        kps, scores, p_right = self.estimate_crops_all(np.stack(crops))
+        kps, scores, p_right = self.estimate_crops_all(np.stack(crops), flip_test)
         hands = []
         for i, (k, s, m) in enumerate(zip(kps, scores, matrices)):
             pts = apply_affine(k, invert_affine(m))  # map back to the image

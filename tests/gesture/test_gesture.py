@@ -141,6 +141,23 @@ def test_gesture_train_then_predict_uses_it(tmp_path, capsys):
     assert report["accuracy"] >= 0.75 and (tmp_path / "report" / "confusion.png").is_file()
 
 
+def test_both_turns_learns_each_photo_with_and_without_the_upright_re_crop(tmp_path, capsys):
+    write_folders(tmp_path / "photos")
+    cache, out = tmp_path / "cache.json", tmp_path / "both.safetensors"
+    assert cli(["gesture", "train", str(tmp_path / "photos"), "--out", str(out), "--holdout", "0", "--threads", "2",
+                "--epochs", "2", "--both-turns", "--cache", str(cache)]) == 0
+    entries = json.loads(cache.read_text())
+    upright = {k.replace(":upright", ""): v for k, v in entries.items() if ":upright:" in k}
+    plain = {k: v for k, v in entries.items() if ":upright:" not in k}
+    # every photo with a hand (the upright re-crop is this pipeline's own setting) also went through the other
+    assert upright and plain.keys() == {k for k, v in upright.items() if v is not None}
+    found = sum(v is not None for v in upright.values()) + sum(v is not None for v in plain.values())
+    assert f"trained on {found} hands" in capsys.readouterr().out
+    turned = [k for k in plain if "/none/" in k and plain[k] is not None and upright[k] is not None]
+    assert turned and max(np.abs(np.array(plain[k]) - np.array(upright[k])).max() for k in turned) > 1.0
+    assert json.loads(out.with_suffix(".json").read_text())["trained_on"]["both_turns"] is True
+
+
 def test_gesture_train_refuses_bad_folders(tmp_path, capsys):
     assert cli(["gesture", "train", str(tmp_path / "nowhere"), "--out", str(tmp_path / "g.safetensors")]) == 2
     assert "nowhere: not a folder" in capsys.readouterr().err
