@@ -13,7 +13,7 @@ logits at least T", how many mirrored and unmirrored hands each flags, and the m
 (in hand sizes) with the flagged hands' finger chains swapped (thumb <-> little, index <-> ring). The figures
 per hand go to --json, so rules can be chosen on one set and read on another.
 
-    OMP_NUM_THREADS=2 .venv/bin/python bench/mirrored.py runs/gesture/sets --sets train/hagrid380 ... [--json OUT]
+    OMP_NUM_THREADS=2 .venv/bin/python bench/mirrored.py runs/gesture/sets --sets train/hagrid380 ... [--no-upright] [--json OUT]
     OMP_NUM_THREADS=2 .venv/bin/python bench/mirrored.py --hgc ../shared/data/hgc_dev [--weights W] [--json OUT]
 """
 from __future__ import annotations
@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from handpose.data.datasets import load_freihand, read_rgb  # noqa: E402
+from handpose.defaults import PHOTO  # noqa: E402
 from handpose.io import atomic_write_json  # noqa: E402
 from handpose.pipeline import HandPipeline  # noqa: E402
 from handpose.side.infer import chirality  # noqa: E402
@@ -74,7 +75,7 @@ def collect(pipeline: HandPipeline, items: list[tuple[str, np.ndarray | None, np
     return out
 
 
-def report(rows: list[dict], title: str) -> None:
+def report(rows: list[dict], title: str, per_class: bool = False) -> None:
     pred = np.array([r["keypoints"] for r in rows], np.float64)
     ref = np.array([r["reference"] for r in rows], np.float64)
     head, palm = np.array([r["head"] for r in rows]), np.array([r["palm"] for r in rows])
@@ -87,6 +88,10 @@ def report(rows: list[dict], title: str) -> None:
     swapped = np.linalg.norm(pred[:, SWAP] - ref, axis=-1).mean(axis=1) / size
     print(f"\n{title}: {len(rows)} hands, {clear.sum()} with a clear reference turn, mirrored {mirrored.sum()} "
           f"({mirrored.sum() / max(clear.sum(), 1):.3f}); mean distance {dist.mean():.4f} hand sizes")
+    if per_class:  # gesture folders: <set>/<class>/<photo>
+        kind = np.array([Path(r["image"]).parent.name for r in rows])
+        print("mirrored per class: " + ", ".join(f"{c} {(mirrored & (kind == c)).sum()} of {(clear & (kind == c)).sum()}"
+                                                  for c in sorted(set(kind))))
     print("| rule: look against the turn, |head| and |palm| >= | flagged | of them mirrored | unmirrored flagged "
           "| mean distance with the flagged swapped |\n|---:|---:|---:|---:|---:|")
     for t in RULES:
@@ -112,9 +117,11 @@ def main() -> int:
     p.add_argument("--select", type=int, default=146, help="with --hgc: the first photos form the selection half")
     p.add_argument("--weights", default=None, help="pose model (default: the bundled one)")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--upright", action=argparse.BooleanOptionalAction, default=PHOTO.upright,
+                   help="predict's re-crop turned so the hand points up (default: predict's)")
     p.add_argument("--json", default=None)
     args = p.parse_args()
-    pipeline = HandPipeline.create(args.weights, threads=args.threads)
+    pipeline = HandPipeline.create(args.weights, threads=args.threads, upright=args.upright)
     if pipeline.side is None:
         raise SystemExit("the palm-side classifier's weights are missing")
     results: dict[str, list] = {}
@@ -127,9 +134,9 @@ def main() -> int:
         for s in args.sets:
             results[s] = collect(pipeline, gesture_items(Path(args.root), [s]))
     for name, rows in results.items():
-        report(rows, name)
+        report(rows, name, per_class=not name.startswith("hgc_dev"))
     if len(results) > 1:
-        report([r for rows in results.values() for r in rows], "all of the above")
+        report([r for rows in results.values() for r in rows], "all of the above", per_class=not args.hgc)
     if args.json:
         atomic_write_json(args.json, results)
     return 0
