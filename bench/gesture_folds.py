@@ -9,9 +9,10 @@ bench/gestures.py and `handpose gesture --cache` keep them; missing ones are com
 scored by the classifier trained on every training source. The check sets are never read here.
 
 ``--train-keypoints`` and ``--score-keypoints`` name the pipeline whose keypoints the classifier learns from and
-is scored on: ``v1`` (what the first classifiers were trained on: fp32 ONNX, flip test, 2 re-crops, not turned
-upright) or ``photo`` (predict's defaults today, defaults.PHOTO), so a recipe is scored on the keypoints that
-users' photos will give it.
+is scored on: ``photo`` (predict's defaults today, defaults.PHOTO), ``photo_unturned`` (the same, re-crop not
+turned, as live's tracking crops) or ``v1`` (the settings the first classifiers were trained on: fp32 ONNX, flip
+test, 2 re-crops, not turned; the flip test now on the re-crops only, as everywhere), so a recipe is scored on the
+keypoints that users' photos will give it.
 """
 from __future__ import annotations
 
@@ -24,32 +25,28 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from handpose.apps.gesture import hand_keypoints, labelled_photos, scores  # noqa: E402
 from handpose.apps.synth import DEFAULT_MESHES  # noqa: E402
 from handpose.data.synth.gestures import CANNED, sample_gesture_keypoints  # noqa: E402
-from handpose.defaults import PHOTO  # noqa: E402
 from handpose.gesture.fit import fit  # noqa: E402
+from gestures import keypoint_args  # noqa: E402
 
 # A source goes out with its turned twin (bench/gesture_data.py): they are the same people and rooms.
 FOLDS = {"madblocks": ["madblocks"], "arya": ["arya"], "dharshini": ["dharshini"],
          "hagrid": ["hagrid380", "hagrid_day1"], "rps": ["rps"], "rahul": ["rahul"], "waris": ["waris"]}
 
 
-# Pipelines whose keypoints a classifier is trained or scored on (the cache keys each photo by these settings).
-PIPELINES = {
-    "v1": dict(backend="onnx", flip_test=True, recrops=2, upright=False),
-    "photo": dict(backend=PHOTO.backend, flip_test=PHOTO.flip_test, recrops=PHOTO.recrops, upright=PHOTO.upright),
-    "photo_unturned": dict(backend=PHOTO.backend, flip_test=PHOTO.flip_test, recrops=PHOTO.recrops, upright=False),
-}
+# Pipelines whose keypoints a classifier is trained or scored on: how each differs from predict's defaults.
+PIPELINES = {"photo": {}, "photo_unturned": dict(upright=False),
+             "v1": dict(backend="onnx", flip_test=True, recrops=2, upright=False)}
 
 
 def cached(root: Path, folder: str, pipeline: str, threads: int) -> list[tuple[np.ndarray, str]]:
     """The folder's labelled photos with the keypoints of their most confident hand (photos without one left out)."""
-    args = argparse.Namespace(cache=str(root / ".cache_handpose.json"), weights=None, detector=None, side=None,
-                              gestures="none", max_hands=1, threads=threads, **PIPELINES[pipeline])
     photos = labelled_photos([str(root / folder)])
-    found, _ = hand_keypoints(args, [p for p, _ in photos])
+    found, _ = hand_keypoints(keypoint_args(root, threads, **PIPELINES[pipeline]), [p for p, _ in photos])
     return [(np.asarray(found[p], np.float64), label) for p, label in photos if found.get(p) is not None]
 
 

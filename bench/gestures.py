@@ -29,6 +29,15 @@ from handpose.gesture import load_gestures  # noqa: E402
 from handpose.io import atomic_write_image, atomic_write_json  # noqa: E402
 
 
+def keypoint_args(root: Path, threads: int, weights: str | None = None, **settings) -> argparse.Namespace:
+    """``hand_keypoints``' options: predict's defaults (``settings`` change backend, flip_test, recrops or upright),
+    the most confident hand, no gestures, cached in ROOT/.cache_handpose.json (keyed by these settings too:
+    apps/gesture.cache_key)."""
+    pipeline = dict(backend=PHOTO.backend, flip_test=PHOTO.flip_test, recrops=PHOTO.recrops, upright=PHOTO.upright)
+    return argparse.Namespace(cache=str(root / ".cache_handpose.json"), weights=weights, detector=None, side=None,
+                              max_hands=1, gestures="none", threads=threads, **{**pipeline, **settings})
+
+
 def mediapipe_keypoints(paths: list[str], cache_file: Path) -> dict[str, list | None]:
     cache = json.loads(cache_file.read_text()) if cache_file.is_file() else {}
     key = {p: f"{os.path.abspath(p)}:{os.path.getsize(p)}" for p in paths}
@@ -74,11 +83,7 @@ def main() -> int:
     args = ap.parse_args()
     clf = load_gestures(args.gestures)
     root = Path(args.root)
-    # predict's defaults; the cache keys each photo by these settings too (apps/gesture.cache_key)
-    pipeline_args = argparse.Namespace(cache=str(root / ".cache_handpose.json"), weights=args.weights,
-                                       backend=PHOTO.backend, detector=None, flip_test=PHOTO.flip_test,
-                                       recrops=PHOTO.recrops, upright=PHOTO.upright, threads=args.threads,
-                                       side=None, max_hands=1, gestures="none")
+    pipeline_args = keypoint_args(root, args.threads, args.weights)
     rows, pooled = {}, {"handpose": ([], []), "MediaPipe": ([], [])}
     for name in args.sets:
         photos = labelled_photos([str(root / name)])

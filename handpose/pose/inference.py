@@ -170,7 +170,7 @@ class PoseEstimator:
         model has no handedness head). With ``flip_test`` (None: the estimator's own setting) the right-hand
         logit is (l(crop) - l(mirrored))/2: a mirrored right hand is a left hand, so the mirrored crop's
         probability is exactly 1 - this one's."""
-        if self.flip_test if flip_test is None else flip_test:  # crops and mirror images in one batch: one call
+        if (self.flip_test if flip_test is None else flip_test):  # crops and mirror images in one batch: one call
             n = len(crops)
             heatmaps, logits = self.backend.run_all(np.concatenate([crops, crops[..., ::-1]]))
             heatmaps = 0.5 * (heatmaps[:n] + self.codec.flip_heatmaps(heatmaps[n:]))
