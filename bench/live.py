@@ -6,7 +6,7 @@ installed (`make bench-deps`).
                                    [--max-hands N] [--max-frames N]
     .venv/bin/python bench/live.py --clips DIR [DIR ...] [--backends onnx-int8] [--threads N] [--max-hands 2]
                                    [--also-detectors W ...] [--also-weights W ...] [--spare N] [--[no-]upright]
-                                   [--also-turned]
+                                   [--also-turned] [--given-crops]
 
 Videos (handpose/data/video.py): still (a mini-example image panned and zoomed), uci (two uci_hand videos,
 when ../shared/data has them), two-hands (hgc_dev images 13 and 199, one mirrored, pasted into a hand-free
@@ -23,6 +23,10 @@ frames to re-find the hands after they come back; keypoint error (EPE, pixels, a
 and jitter (frame-to-frame keypoint motion, pixels) on the still stretches, raw and smoothed. A reported
 hand is a labelled one's when its mean keypoint distance is under half that hand's size (nearest pairs
 first, each used once). Videos go to a temporary folder and are deleted.
+
+With --clips, ``--given-crops`` adds two rows that take finding and tracking out of the question: the pose model
+alone (live's backend and settings) on the crops MediaPipe full's own keypoints give, of the same frame (what the
+pose model draws when the crop is right) and of the frame before (tracking from a perfect last frame).
 """
 from __future__ import annotations
 
@@ -46,8 +50,9 @@ from handpose.apps.label.sources import VIDEO_EXTS  # noqa: E402
 from handpose.apps.live import process  # noqa: E402
 from handpose.apps.outputs import VideoOutput  # noqa: E402
 from handpose.apps.sources import FileSource  # noqa: E402
+from handpose.data.transforms import keypoints_box  # noqa: E402
 from handpose.pipeline import HandPipeline  # noqa: E402
-from handpose.pose.inference import BACKENDS  # noqa: E402
+from handpose.pose.inference import BACKENDS, Hand  # noqa: E402
 from handpose.smoothing import jitter  # noqa: E402
 from handpose.tracking import SPARE, HandTracker  # noqa: E402
 from handpose.data.video import (LabelledVideo, freihand_hands, hand_free_room, mini_example_video,  # noqa: E402
@@ -225,6 +230,28 @@ def agreement(reference: list[list[np.ndarray]], other: list[list[np.ndarray]]) 
             "off": off, "unseen": total - found - off}
 
 
+def given_crops(path: Path, reference: list[list[np.ndarray]], args: argparse.Namespace, backend: str
+                ) -> tuple[list[list[np.ndarray]], list[list[np.ndarray]]]:
+    """The pose model alone on the crops a track would take from MediaPipe's hands (HandTracker.roi): per
+    frame, from the same frame's hands and from the frame before's."""
+    pipeline = HandPipeline.create(args.weights, backend=backend, use_detector=False, threads=args.threads,
+                                   flip_test=VIDEO.flip_test, upright=args.upright, side_weights="none", gestures="none")
+    tracker = HandTracker(pipeline)
+    crop = lambda k: tracker.roi(Hand(k, np.ones(len(k), np.float32), 1.0, keypoints_box(k)))
+    same, before, last = [], [], []
+    cap = cv2.VideoCapture(str(path))
+    for hands in reference:
+        ok, bgr = cap.read()
+        if not ok:
+            break
+        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        for given, out in ((hands, same), (last, before)):
+            out.append([h.keypoints for h in pipeline.estimator.estimate_many([(rgb, crop(k)) for k in given])])
+        last = hands
+    cap.release()
+    return same, before
+
+
 def clip_paths(folder: Path) -> list[Path]:
     """Every video under ``folder``; a video file given itself is one clip."""
     if folder.is_file() and folder.suffix.lower() in VIDEO_EXTS:
@@ -263,6 +290,10 @@ def run_clips(folders: list[Path], args: argparse.Namespace, tmp: Path) -> int:
                     f", pose model {weights}" if weights else "") + (
                     "" if upright is None else ", upright crops" if upright else ", crops not turned")
                 here.append((label, f, runs, agreement(reference, shown)))
+            if args.given_crops:
+                same, before = given_crops(path, reference, args, backend)
+                here += [(f"pose model {backend} on MediaPipe's crops, same frame", float("nan"), "-", agreement(reference, same)),
+                         (f"pose model {backend} on MediaPipe's crops, frame before", float("nan"), "-", agreement(reference, before))]
         f, lite = track_mediapipe(path, size, fps, 0, hands, args.max_frames, tmp / "mp.mp4")
         here.append(("MediaPipe lite", f, "-", agreement(reference, lite)))
         for label, f, runs, a in here:
@@ -315,6 +346,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="with --clips: also run ours with --upright the other way (a row)")
     p.add_argument("--also-weights", nargs="+", default=[], metavar="WEIGHTS",
                    help="with --clips: also run ours with each of these pose model weights (a row each)")
+    p.add_argument("--given-crops", action="store_true",
+                   help="with --clips: also the pose model alone on the crops of MediaPipe's own hands, this frame's and the "
+                        "frame before's (two rows; no FPS)")
     p.add_argument("--max-frames", type=int, default=None,
                    help="only the first N frames of each video, for a quick check (the two-hands video is made N long)")
     args = p.parse_args(argv)

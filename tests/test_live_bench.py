@@ -39,3 +39,19 @@ def test_clips_are_every_video_under_a_folder_or_a_video_file_itself(tmp_path):
     for bad in (tmp_path / "a" / "notes.txt", tmp_path / "nothing"):
         with pytest.raises(HandposeError, match="not a folder or a video file"):
             live_bench.clip_paths(bad)
+
+
+def test_given_crops_draws_a_made_hand_from_its_own_crop_and_lags_a_frame_on_the_last_ones(tmp_path):
+    import argparse
+
+    from handpose.data.video import mini_example_video
+
+    video = mini_example_video(tmp_path / "still.mp4", still=4, move=6, gap=2)
+    args = argparse.Namespace(weights=None, threads=1, upright=False)
+    same, before = live_bench.given_crops(video.path, video.labels, args, "onnx-int8")
+    assert len(same) == len(before) == len(video.labels)
+    # one hand per labelled frame, none where the hand is gone; the frame before's crops lag by one frame
+    assert [len(h) for h in same] == [len(h) for h in video.labels]
+    assert [len(h) for h in before] == [0] + [len(h) for h in video.labels[:-1]]
+    # the bundled model on the hand's own crop: every labelled hand found
+    assert live_bench.agreement(video.labels, same)["share"] == 1.0

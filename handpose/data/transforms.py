@@ -118,6 +118,22 @@ def hand_crop(image_rgb: np.ndarray, box, size: int, padding: float) -> tuple[np
     return normalize(warp(image_rgb, matrix, (size, size))), matrix
 
 
+def motion_blur(image: np.ndarray, length: int, angle: float) -> np.ndarray:
+    """``image`` smeared along a line of ``length`` pixels at ``angle`` degrees (a hand moving during the exposure)."""
+    kernel = np.zeros((length, length), np.float32)
+    kernel[length // 2, :] = 1.0
+    turn = cv2.getRotationMatrix2D(((length - 1) / 2, (length - 1) / 2), angle, 1.0)
+    kernel = cv2.warpAffine(kernel, turn, (length, length))
+    return cv2.filter2D(image, -1, kernel / max(float(kernel.sum()), 1e-6))
+
+
+def low_resolution(image: np.ndarray, scale: float) -> np.ndarray:
+    """``image`` shrunk to ``scale`` of its size and scaled back up (a small, far hand scaled to the input)."""
+    h, w = image.shape[:2]
+    small = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
 @dataclass
 class Augment:
     """Training augmentation. Geometric parameters feed ``crop_affine``; photometric ones act on the crop."""
@@ -131,6 +147,10 @@ class Augment:
     blur: float = 0.2  # probability of a Gaussian blur
     noise: float = 0.2  # probability of additive Gaussian noise
     occlusion: float = 0.3  # probability of one random occluding rectangle
+    # Video's hands: fast ones smeared along their motion, far ones a few dozen pixels wide before the crop
+    # is scaled up to the input size.
+    motion_blur: float = 0.0  # probability of a line kernel of 5-15 px at a random angle
+    lowres: float = 0.0  # probability of the crop shrunk to 20-50 % of its side and scaled back up
     # Probability that a crop starts from the labelled hand turned upright (upright_roi), as live's tracking
     # and predict's re-crops show hands; the geometric jitter above then applies on top.
     upright: float = 0.0
@@ -142,6 +162,10 @@ class Augment:
 
     def photometric(self, rng: np.random.Generator, crop_rgb: np.ndarray) -> np.ndarray:
         img = crop_rgb
+        if rng.random() < self.motion_blur:
+            img = motion_blur(img, int(rng.integers(5, 16)), float(rng.uniform(0, 180)))
+        if rng.random() < self.lowres:
+            img = low_resolution(img, float(rng.uniform(0.2, 0.5)))
         if self.color > 0 or self.hue > 0:
             hsv = cv2.cvtColor(img, cv2.COLOR_RGB2HSV).astype(np.float32)
             hsv[..., 0] = (hsv[..., 0] + rng.uniform(-self.hue, self.hue)) % 180

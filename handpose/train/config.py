@@ -35,6 +35,7 @@ DEFAULTS: dict = {
     "augment": {
         "rotation": 180.0, "scale": [0.75, 1.25], "shift": 0.1, "flip": 0.5, "color": 0.3, "hue": 10.0,
         "blur": 0.2, "noise": 0.2, "occlusion": 0.3,
+        "motion_blur": 0.0, "lowres": 0.0,  # video's fast and far hands (data/transforms.py)
         "upright": 0.0,  # probability of a crop turned so the labelled hand points up (as tracking's crops)
         "background": 0.0,  # probability of pasting the hand (skeleton mask) onto a synthetic background
         "negatives": 0.0,  # share of extra crops without a hand (all-zero targets): teaches a presence score
@@ -193,6 +194,8 @@ def validate(cfg: dict) -> None:
         (0 <= d["val_fraction"] < 1, "data.val_fraction", "in [0, 1)"),
         (len(a["scale"]) == 2 and 0 < a["scale"][0] <= a["scale"][1], "augment.scale", "[low, high] with 0 < low <= high"),
         (0 <= a["upright"] <= 1, "augment.upright", "a probability in [0, 1]"),
+        (0 <= a["motion_blur"] <= 1, "augment.motion_blur", "a probability in [0, 1]"),
+        (0 <= a["lowres"] <= 1, "augment.lowres", "a probability in [0, 1]"),
         (t["epochs"] >= 1, "train.epochs", "at least 1"),
         (t["batch_size"] >= 1, "train.batch_size", "at least 1"),
         (t["lr"] > 0, "train.lr", "positive"),

@@ -1,8 +1,9 @@
 import cv2
 import numpy as np
+import pytest
 
 from handpose.codec import HeatmapCodec
-from handpose.data.transforms import (Augment, apply_affine, box_to_center_size, crop_affine, hand_crop, invert_affine,
+from handpose.data.transforms import (Augment, low_resolution, motion_blur, apply_affine, box_to_center_size, crop_affine, hand_crop, invert_affine,
                                       keypoints_box, normalize, upright_roi, warp)
 
 
@@ -88,3 +89,30 @@ def test_an_already_upright_hand_gets_the_crop_of_its_keypoint_box():
     _, turned = hand_crop(np.zeros((200, 200, 3), np.uint8), upright_roi(points), 224, 1.25)
     _, plain = hand_crop(np.zeros((200, 200, 3), np.uint8), keypoints_box(points), 224, 1.25)
     np.testing.assert_allclose(turned, plain, atol=1e-4)
+
+
+def test_motion_blur_smears_a_dot_along_its_angle_only():
+    dot = np.zeros((41, 41, 3), np.uint8)
+    dot[20, 20] = 255
+    for angle, along in ((0.0, 1), (90.0, 0)):  # columns spread for a horizontal motion, rows for a vertical one
+        lit = np.nonzero(motion_blur(dot, 9, angle)[..., 0])
+        assert np.ptp(lit[along]) == 8 and np.ptp(lit[1 - along]) == 0
+    assert motion_blur(dot, 9, 45.0)[..., 0].sum() == pytest.approx(255, rel=0.05)  # light is kept, not added
+
+
+def test_low_resolution_keeps_the_size_and_loses_the_fine_detail():
+    rng = np.random.default_rng(0)
+    fine = rng.integers(0, 256, (224, 224, 3)).astype(np.uint8)  # pixel-level detail
+    coarse = cv2.resize(rng.integers(0, 256, (8, 8, 3)).astype(np.uint8), (224, 224), interpolation=cv2.INTER_LINEAR)
+    out_fine, out_coarse = low_resolution(fine, 0.25), low_resolution(coarse, 0.25)
+    assert out_fine.shape == fine.shape and out_fine.dtype == np.uint8
+    assert out_fine.std() < 0.5 * fine.std()  # the detail is gone
+    assert np.abs(out_coarse.astype(float) - coarse).mean() < 5  # what a quarter of the pixels holds stays
+
+
+def test_video_augmentations_are_off_unless_asked():
+    crop = np.random.default_rng(1).integers(0, 256, (64, 64, 3)).astype(np.uint8)
+    quiet = Augment(color=0, hue=0, blur=0, noise=0, occlusion=0)
+    assert np.array_equal(quiet.photometric(np.random.default_rng(0), crop), crop)
+    loud = Augment(color=0, hue=0, blur=0, noise=0, occlusion=0, motion_blur=1.0, lowres=1.0)
+    assert not np.array_equal(loud.photometric(np.random.default_rng(0), crop), crop)
