@@ -15,6 +15,8 @@ matrix.
 from __future__ import annotations
 
 import argparse
+import functools
+import hashlib
 import json
 import os
 import sys
@@ -86,15 +88,30 @@ def labelled_photos(dirs: list[str]) -> list[tuple[str, str]]:
 
 
 def cache_key(args: argparse.Namespace, path: str) -> str:
-    """A photo's key in a keypoint cache: the file (path and size) and every pipeline option that moves its
-    keypoints, so that a cache made with other settings or models is not read as this one's (caches made before
-    upright re-crops existed, without them, keep their keys; those made while the flip test was also on the
-    first pass are not read)."""
-    settings = (args.weights or "default", args.backend, f"flip{int(args.flip_test)}", f"recrops{args.recrops}",
-                *(["upright"] if getattr(args, "upright", False) else []),
+    """A photo's key in a keypoint cache: the file (path and size), the pose model's and detector's contents
+    and every pipeline option that moves its keypoints, so that a cache made with other settings or models
+    (a new bundled model included) is not read as this one's."""
+    from ..detect.infer import DEFAULT_DETECTOR
+    from ..weights import DEFAULT_WEIGHTS
+
+    settings = (_content(args.weights or DEFAULT_WEIGHTS), args.backend, f"flip{int(args.flip_test)}",
+                f"recrops{args.recrops}", *(["upright"] if getattr(args, "upright", False) else []),
                 # since the flip test left the pass from the detection (HandPipeline.flip_first), re-crop only
-                *(["recrop-flip"] if args.flip_test and args.recrops else []), args.detector or "default")
+                *(["recrop-flip"] if args.flip_test and args.recrops else []), _content(args.detector or DEFAULT_DETECTOR))
     return ":".join((os.path.abspath(path), str(os.path.getsize(path)), *map(str, settings)))
+
+
+@functools.lru_cache(maxsize=8)
+def _content(weights: str | Path) -> str:
+    """A weights file by its name and the start of its contents' SHA-256 (a file rewritten in place is another model)."""
+    digest = hashlib.sha256()
+    try:
+        with open(weights, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return str(weights)  # not a file here: the pipeline says so when it loads it
+    return f"{Path(weights).name}@{digest.hexdigest()[:12]}"
 
 
 def hand_keypoints(args: argparse.Namespace, paths: list[str]) -> tuple[dict[str, list | None], list[str]]:

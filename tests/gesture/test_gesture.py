@@ -194,15 +194,23 @@ def test_the_keypoint_cache_is_kept_apart_per_pipeline_setting(tmp_path, monkeyp
     assert again[photo] == first[photo]
 
 
-def test_the_keypoint_cache_tells_upright_re_crops_apart_and_keeps_older_keys(tmp_path):
+def test_the_keypoint_cache_tells_settings_and_models_apart(tmp_path):
     import argparse
+    import shutil
 
     from handpose.apps.gesture import cache_key
+    from handpose.weights import DEFAULT_WEIGHTS
 
     photo = tmp_path / "a.jpg"
     cv2.imwrite(str(photo), np.zeros((8, 8, 3), np.uint8))
-    before = argparse.Namespace(weights=None, backend="onnx", flip_test=True, recrops=2, detector=None)
-    plain = argparse.Namespace(**vars(before), upright=False)
-    turned = argparse.Namespace(**vars(before), upright=True)
-    assert cache_key(plain, str(photo)) == cache_key(before, str(photo))  # caches made before upright still read
+    plain = argparse.Namespace(weights=None, backend="onnx", flip_test=True, recrops=2, detector=None, upright=False)
+    turned = argparse.Namespace(**{**vars(plain), "upright": True})
     assert cache_key(turned, str(photo)) != cache_key(plain, str(photo))
+    # the bundled model named by its path is the same model; another file's contents are another model
+    named = argparse.Namespace(**{**vars(plain), "weights": str(DEFAULT_WEIGHTS)})
+    assert cache_key(named, str(photo)) == cache_key(plain, str(photo))
+    other = tmp_path / "default.safetensors"
+    shutil.copy(DEFAULT_WEIGHTS, other)
+    with open(other, "ab") as f:
+        f.write(b"\0")
+    assert cache_key(argparse.Namespace(**{**vars(plain), "weights": str(other)}), str(photo)) != cache_key(plain, str(photo))
