@@ -230,11 +230,11 @@ def agreement(reference: list[list[np.ndarray]], other: list[list[np.ndarray]]) 
             "off": off, "unseen": total - found - off}
 
 
-def given_crops(path: Path, reference: list[list[np.ndarray]], args: argparse.Namespace, backend: str
-                ) -> tuple[list[list[np.ndarray]], list[list[np.ndarray]]]:
-    """The pose model alone on the crops a track would take from MediaPipe's hands (HandTracker.roi): per
-    frame, from the same frame's hands and from the frame before's."""
-    pipeline = HandPipeline.create(args.weights, backend=backend, use_detector=False, threads=args.threads,
+def given_crops(path: Path, reference: list[list[np.ndarray]], args: argparse.Namespace, backend: str,
+                weights: str | None = None) -> tuple[list[list[np.ndarray]], list[list[np.ndarray]]]:
+    """The pose model (``weights``, default --weights') alone on the crops a track would take from MediaPipe's
+    hands (HandTracker.roi): per frame, from the same frame's hands and from the frame before's."""
+    pipeline = HandPipeline.create(weights or args.weights, backend=backend, use_detector=False, threads=args.threads,
                                    flip_test=VIDEO.flip_test, upright=args.upright, side_weights="none", gestures="none")
     tracker = HandTracker(pipeline)
     crop = lambda k: tracker.roi(Hand(k, np.ones(len(k), np.float32), 1.0, keypoints_box(k)))
@@ -290,10 +290,11 @@ def run_clips(folders: list[Path], args: argparse.Namespace, tmp: Path) -> int:
                     f", pose model {weights}" if weights else "") + (
                     "" if upright is None else ", upright crops" if upright else ", crops not turned")
                 here.append((label, f, runs, agreement(reference, shown)))
-            if args.given_crops:
-                same, before = given_crops(path, reference, args, backend)
-                here += [(f"pose model {backend} on MediaPipe's crops, same frame", float("nan"), "-", agreement(reference, same)),
-                         (f"pose model {backend} on MediaPipe's crops, frame before", float("nan"), "-", agreement(reference, before))]
+            for weights in [None] + args.also_weights if args.given_crops else []:
+                same, before = given_crops(path, reference, args, backend, weights)
+                model = f"pose model {weights}" if weights else "pose model"
+                here += [(f"{model} ({backend}) on MediaPipe's crops, same frame", float("nan"), "-", agreement(reference, same)),
+                         (f"{model} ({backend}) on MediaPipe's crops, frame before", float("nan"), "-", agreement(reference, before))]
         f, lite = track_mediapipe(path, size, fps, 0, hands, args.max_frames, tmp / "mp.mp4")
         here.append(("MediaPipe lite", f, "-", agreement(reference, lite)))
         for label, f, runs, a in here:
@@ -347,8 +348,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--also-weights", nargs="+", default=[], metavar="WEIGHTS",
                    help="with --clips: also run ours with each of these pose model weights (a row each)")
     p.add_argument("--given-crops", action="store_true",
-                   help="with --clips: also the pose model alone on the crops of MediaPipe's own hands, this frame's and the "
-                        "frame before's (two rows; no FPS)")
+                   help="with --clips: also the pose model (and each --also-weights) alone on the crops of MediaPipe's own "
+                        "hands, this frame's and the frame before's (two rows each; no FPS)")
     p.add_argument("--max-frames", type=int, default=None,
                    help="only the first N frames of each video, for a quick check (the two-hands video is made N long)")
     args = p.parse_args(argv)
