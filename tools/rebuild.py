@@ -69,7 +69,9 @@ STEPS: dict[str, list[tuple[str, str]]] = {
         average("runs/mean12_14.safetensors", *(best(f"default_v2_stage{i}") for i in (12, 13, 14))),
         train("default_v2_stage15"), train("default_v2_stage16"), train("default_v2_stage17"), train("default_v2_stage18"),
         release("runs/stage18.safetensors", best("default_v2_stage18")),
-        average("runs/default.safetensors", "runs/mean12_14.safetensors", "runs/stage18.safetensors"),
+        average("runs/mean12_14_18.safetensors", "runs/mean12_14.safetensors", "runs/stage18.safetensors"),
+        train("default_v2_stage23"),  # from that mean: video's augmentation
+        release("runs/default.safetensors", best("default_v2_stage23")),
     ],
     # The hand detector (configs/detector.yaml): its run writes detector.safetensors + .json.
     "detector": [(f"{HANDPOSE} detect-train --config configs/detector.yaml train.threads=1",
