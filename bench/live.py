@@ -24,9 +24,9 @@ and jitter (frame-to-frame keypoint motion, pixels) on the still stretches, raw 
 hand is a labelled one's when its mean keypoint distance is under half that hand's size (nearest pairs
 first, each used once). Videos go to a temporary folder and are deleted.
 
-With --clips, ``--given-crops`` adds two rows that take finding and tracking out of the question: the pose model
-alone (live's backend and settings) on the crops MediaPipe full's own keypoints give, of the same frame (what the
-pose model draws when the crop is right) and of the frame before (tracking from a perfect last frame).
+With --clips, ``--given-crops`` adds two rows per pose model that take finding and tracking out of the question:
+the model alone (live's backend and settings) on the crops MediaPipe full's own keypoints give, of the same frame
+(what the pose model draws when the crop is right) and of the frame before (tracking from a perfect last frame).
 """
 from __future__ import annotations
 
