@@ -1,11 +1,12 @@
 """Atomic file writes: a reader (or a crash) never sees half a file."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 
 def atomic_write(path: str | Path, write: Callable[[str], None]) -> None:
@@ -42,3 +43,15 @@ def atomic_write_image(path: str | Path, image_bgr) -> None:
             raise OSError(f"{path}: could not encode image")
 
     atomic_write(path, write)
+
+
+def content_hash(paths: Iterable[str | Path]):
+    """A SHA-256 object fed the bytes of each of ``paths`` that is a file, in order (1 MiB at a time): what a
+    cache keys a model file by, so that a file rewritten in place is another model."""
+    digest = hashlib.sha256()
+    for p in map(Path, paths):
+        if p.is_file():
+            with open(p, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(block)
+    return digest

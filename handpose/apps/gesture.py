@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import hashlib
 import json
 import os
 import sys
@@ -27,7 +26,7 @@ import numpy as np
 from ..errors import HandposeError
 from ..gesture import NONE, load_gestures
 from ..gesture.fit import fit
-from ..io import atomic_write_json
+from ..io import atomic_write_json, content_hash
 from .options import add_pipeline_arguments, create_pipeline
 from .predict import IMAGE_SUFFIXES, predict_files
 
@@ -104,14 +103,9 @@ def cache_key(args: argparse.Namespace, path: str) -> str:
 @functools.lru_cache(maxsize=8)
 def _content(weights: str | Path) -> str:
     """A weights file by its name and the start of its contents' SHA-256 (a file rewritten in place is another model)."""
-    digest = hashlib.sha256()
-    try:
-        with open(weights, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-    except OSError:
+    if not Path(weights).is_file():
         return str(weights)  # not a file here: the pipeline says so when it loads it
-    return f"{Path(weights).name}@{digest.hexdigest()[:12]}"
+    return f"{Path(weights).name}@{content_hash([weights]).hexdigest()[:12]}"
 
 
 def hand_keypoints(args: argparse.Namespace, paths: list[str]) -> tuple[dict[str, list | None], list[str]]:

@@ -9,7 +9,6 @@ the int8 quantisation live here because both the cached on-the-fly int8 file and
 """
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -20,7 +19,7 @@ import numpy as np
 import torch
 
 from ..errors import HandposeError
-from ..io import atomic_write
+from ..io import atomic_write, content_hash
 from .subpixel import with_subpixel_deconvs
 
 INPUT, OUTPUT, HANDEDNESS = "image", "heatmaps", "handedness"
@@ -81,12 +80,7 @@ def cached_onnx(weights: Path, model: torch.nn.Module, info: dict, int8: bool = 
     """The ONNX export of a weights file, cached by content under ~/.cache/handpose (or in memory when the
     cache cannot be written), so a run with backend="onnx" pays the export once. ``int8``: the static int8
     quantisation of that export, calibrated on the mini-example (backend="onnx-int8"), cached likewise."""
-    digest = hashlib.sha256()
-    for p in (weights, weights.with_suffix(".json")):
-        if p.is_file():
-            with open(p, "rb") as f:
-                for block in iter(lambda: f.read(1 << 20), b""):
-                    digest.update(block)
+    digest = content_hash((weights, weights.with_suffix(".json")))
     digest.update(f"{torch.__version__} {OPSET}".encode())
     cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "handpose" / "onnx"
     path = cache / f"{digest.hexdigest()[:20]}.onnx"

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from handpose.codec import HeatmapCodec
-from handpose.data.transforms import (Augment, low_resolution, motion_blur, apply_affine, box_to_center_size, crop_affine, hand_crop, invert_affine,
-                                      keypoints_box, normalize, upright_roi, warp)
+from handpose.data.transforms import (Augment, apply_affine, box_to_center_size, crop_affine, hand_crop, invert_affine,
+                                      keypoints_box, low_resolution, motion_blur, normalize, upright_roi, warp)
 
 
 def test_image_to_crop_to_heatmap_and_back_within_a_quarter_pixel():
