@@ -12,7 +12,9 @@ scored by the classifier trained on every training source. The check sets are ne
 is scored on: ``photo`` (predict's defaults today, defaults.PHOTO), ``photo_unturned`` (the same, re-crop not
 turned, as live's tracking crops) or ``v1`` (the settings the first classifiers were trained on: fp32 ONNX, flip
 test, 2 re-crops, not turned; the flip test now on the re-crops only, as everywhere), so a recipe is scored on the
-keypoints that users' photos will give it.
+keypoints that users' photos will give it. ``--train-weights`` adds the training photos' keypoints from other pose
+models (each with every ``--train-keypoints`` pipeline; ``bundled`` is the bundled model), so a classifier can learn
+the keypoints of more than one model; held-out and select photos are always scored through the bundled model.
 """
 from __future__ import annotations
 
@@ -43,10 +45,13 @@ PIPELINES = {"photo": {}, "photo_unturned": dict(upright=False),
              "v1": dict(backend="onnx", flip_test=True, recrops=2, upright=False)}
 
 
-def cached(root: Path, folder: str, pipeline: str, threads: int) -> list[tuple[np.ndarray, str]]:
-    """The folder's labelled photos with the keypoints of their most confident hand (photos without one left out)."""
+def cached(root: Path, folder: str, pipeline: str, threads: int,
+           weights: str | None = None) -> list[tuple[np.ndarray, str]]:
+    """The folder's labelled photos with the keypoints of their most confident hand (photos without one left out),
+    from the pose model ``weights`` (None: the bundled one)."""
     photos = labelled_photos([str(root / folder)])
-    found, _ = hand_keypoints(keypoint_args(root, threads, **PIPELINES[pipeline]), [p for p, _ in photos])
+    args = keypoint_args(root, threads, weights=weights, **PIPELINES[pipeline])
+    found, _ = hand_keypoints(args, [p for p, _ in photos])
     return [(np.asarray(found[p], np.float64), label) for p, label in photos if found.get(p) is not None]
 
 
@@ -64,12 +69,15 @@ def main() -> int:
                     help="the pipelines whose keypoints of the training photos the classifier learns from (pooled)")
     ap.add_argument("--score-keypoints", choices=sorted(PIPELINES), default="v1",
                     help="the pipeline whose keypoints of the held-out and select photos are scored")
+    ap.add_argument("--train-weights", nargs="+", default=["bundled"], metavar="W",
+                    help="pose models whose keypoints of the training photos are pooled ('bundled': the bundled one)")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
+    models = [None if w == "bundled" else w for w in args.train_weights]
     root = Path(args.root)
     sources = sorted(p.name for p in (root / "train").iterdir() if p.is_dir()
                      and not any(fnmatch.fnmatch(p.name, x) for x in args.exclude))
-    photos = {s: [x for k in args.train_keypoints for x in cached(root, f"train/{s}", k, args.threads)]
+    photos = {s: [x for w in models for k in args.train_keypoints for x in cached(root, f"train/{s}", k, args.threads, w)]
               for s in sources}
     scored = {s: cached(root, f"train/{s}", args.score_keypoints, args.threads) for s in sources}
     teacher = json.loads((root / "keypoints" / "teacher_train.json").read_text())["hands"]
@@ -119,7 +127,7 @@ def main() -> int:
     for name, r in rows:
         per = ", ".join(f"{c} {v['accuracy']:.2f}" for c, v in r["per_class"].items())
         class_mean = np.mean([v["accuracy"] for v in r["per_class"].values()])  # every class counts the same
-        print(f"| {name} | {r['hands']} | {r['accuracy']:.3f} | {class_mean:.3f} | "
+        print(f"| {name} | {r['hands']} | {r['accuracy']:.3f} | {class_mean:.4f} | "
               f"{r.get('gesture_accuracy', float('nan')):.3f} | {1 - r.get('none_named_a_gesture', float('nan')):.3f} | {per} |")
     return 0
 

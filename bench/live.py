@@ -6,7 +6,8 @@ installed (`make bench-deps`).
                                    [--max-hands N] [--max-frames N]
     .venv/bin/python bench/live.py --clips DIR [DIR ...] [--backends onnx-int8] [--threads N] [--max-hands 2]
                                    [--also-detectors W ...] [--also-weights W ...] [--spare N] [--[no-]upright]
-                                   [--also-turned] [--given-crops]
+                                   [--also-turned] [--also-keep T ...] [--recrops N]
+                                   [--also-recrops N ...] [--given-crops]
 
 Videos (handpose/data/video.py): still (a mini-example image panned and zoomed), uci (two uci_hand videos,
 when ../shared/data has them), two-hands (hgc_dev images 13 and 199, one mirrored, pasted into a hand-free
@@ -142,15 +143,19 @@ def score(video: LabelledVideo, raw: list[list[np.ndarray]], shown: list[list[np
 
 def track_ours(path: Path, size: tuple[int, int], args: argparse.Namespace, backend: str, max_hands: int,
                out: Path, detector: str | None = None, weights: str | None = None,
-               upright: bool | None = None) -> tuple[float, str, list, list]:
+               upright: bool | None = None, keep: float | None = None,
+               recrops: int | None = None) -> tuple[float, str, list, list]:
     """`handpose live` on a video file: (FPS, detector runs, per frame each track's raw and shown keypoints);
-    ``detector``, ``weights``, ``upright``: detector and pose model weights and upright crops instead of
-    --detector's, --weights' and --upright's."""
+    ``detector``, ``weights``, ``upright``, ``keep``, ``recrops``: detector and pose model weights, upright crops,
+    the presence score that keeps a track and a new hand's re-crops instead of --detector's, --weights',
+    --upright's, --keep-threshold's and --recrops'."""
     # As `handpose live` builds it: the bundled detector (or the pose-model finder without detector weights).
     pipeline = HandPipeline.create(weights or args.weights, backend=backend, detector_weights=detector or args.detector,
                                    max_hands=max_hands, threads=args.threads, flip_test=VIDEO.flip_test,
-                                   upright=args.upright if upright is None else upright)
-    tracker = HandTracker(pipeline, max_hands, spare=args.spare)
+                                   upright=args.upright if upright is None else upright,
+                                   recrops=args.recrops if recrops is None else recrops)
+    tracker = HandTracker(pipeline, max_hands, spare=args.spare,
+                          keep_threshold=args.keep_threshold if keep is None else keep)
     raw, shown = [], []
     source = FileSource(str(path))
     writer = VideoOutput(out, source.fps, size)
@@ -282,13 +287,17 @@ def run_clips(folders: list[Path], args: argparse.Namespace, tmp: Path) -> int:
         full_fps, reference = track_mediapipe(path, size, fps, 1, hands, args.max_frames, tmp / "mp.mp4")
         here = [("MediaPipe full", full_fps, "-", agreement(reference, reference))]
         for backend in args.backends:
-            variants = [(None, None, None)] + [(d, None, None) for d in args.also_detectors] + [
-                (None, w, None) for w in args.also_weights] + ([(None, None, not args.upright)] if args.also_turned else [])
-            for detector, weights, upright in variants:
-                f, runs, _, shown = track_ours(path, size, args, backend, hands, tmp / "out.mp4", detector, weights, upright)
-                label = f"handpose {backend}" + (f", detector {detector}" if detector else "") + (
-                    f", pose model {weights}" if weights else "") + (
-                    "" if upright is None else ", upright crops" if upright else ", crops not turned")
+            variants = [{}] + [{"detector": d} for d in args.also_detectors] + [
+                {"weights": w} for w in args.also_weights] + (
+                [{"upright": not args.upright}] if args.also_turned else []) + [
+                {"keep": k} for k in args.also_keep] + [{"recrops": r} for r in args.also_recrops]
+            for v in variants:
+                f, runs, _, shown = track_ours(path, size, args, backend, hands, tmp / "out.mp4", **v)
+                label = f"handpose {backend}" + (f", detector {v['detector']}" if "detector" in v else "") + (
+                    f", pose model {v['weights']}" if "weights" in v else "") + (
+                    "" if "upright" not in v else ", upright crops" if v["upright"] else ", crops not turned") + (
+                    f", tracks kept down to presence {v['keep']:g}" if "keep" in v else "") + (
+                    f", {v['recrops']} re-crops of a new hand" if "recrops" in v else "")
                 here.append((label, f, runs, agreement(reference, shown)))
             for weights in [None] + args.also_weights if args.given_crops else []:
                 same, before = given_crops(path, reference, args, backend, weights)
@@ -347,6 +356,14 @@ def main(argv: list[str] | None = None) -> int:
                    help="with --clips: also run ours with --upright the other way (a row)")
     p.add_argument("--also-weights", nargs="+", default=[], metavar="WEIGHTS",
                    help="with --clips: also run ours with each of these pose model weights (a row each)")
+    p.add_argument("--recrops", type=int, default=VIDEO.recrops, metavar="N",
+                   help=f"re-crops of a new hand, as `handpose live --recrops` (default: its default, {VIDEO.recrops})")
+    p.add_argument("--also-recrops", nargs="+", type=int, default=[], metavar="N",
+                   help="with --clips: a row per value with that many re-crops of a new hand")
+    p.add_argument("--keep-threshold", type=float, default=None, metavar="T",
+                   help="presence score that keeps a track, as `handpose live --keep-threshold` (default: its default)")
+    p.add_argument("--also-keep", nargs="+", type=float, default=[], metavar="T",
+                   help="with --clips: a row per value with tracks kept down to that presence score")
     p.add_argument("--given-crops", action="store_true",
                    help="with --clips: also the pose model (and each --also-weights) alone on the crops of MediaPipe's own "
                         "hands, this frame's and the frame before's (two rows each; no FPS)")
@@ -358,6 +375,8 @@ def main(argv: list[str] | None = None) -> int:
             p.error(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
     if args.spare < 0:
         p.error(f"--spare must be 0 or more, got {args.spare}")
+    if not all(0 <= r <= 3 for r in [args.recrops, *args.also_recrops]):
+        p.error("--recrops and --also-recrops take 0 to 3")
     if args.threads:
         torch.set_num_threads(args.threads)
     names = args.videos or [v for v in VIDEOS if v != "uci" or UCI.exists()]

@@ -24,4 +24,5 @@ PHOTO = Defaults(backend="onnx-int8", flip_test=True, recrops=1)  # upright re-c
 # Video: int8 with the head quantised too, no flip test: about twice the frames a second on two hands. Tracking
 # crops are not turned: a turn taken frame after frame from last frame's keypoints found fewer hands on the
 # training clips than crops in the frame's own orientation (docs/realdata.md), unlike photos' single re-crop.
-VIDEO = Defaults(backend="onnx-int8", flip_test=False, upright=False)
+# A new hand gets one re-crop: on the training clips none found fewer hands and two no more, at more cost per search.
+VIDEO = Defaults(backend="onnx-int8", flip_test=False, recrops=1, upright=False)

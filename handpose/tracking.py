@@ -92,11 +92,14 @@ class HandTracker:
     turns the One Euro filter off. ``roi_scale`` grows the keypoints' box before it becomes the next crop,
     so a hand that moves between frames stays inside it. ``redetect_every`` (K): while some but fewer than
     ``max_hands`` hands are tracked, look for the missing ones at most every K frames. ``spare``: detections
-    tried beyond the hands missing (see the module's note)."""
+    tried beyond the hands missing (see the module's note). ``keep_threshold``: a tracked hand's presence score
+    under which its track is lost (None: the estimator's presence threshold, which a new hand must pass), as
+    MediaPipe keeps a tracking confidence apart from its detection confidence: a hand blurred for a frame or two
+    scores lower than a hand that is found."""
 
     def __init__(self, pipeline: HandPipeline | PoseEstimator, max_hands: int = 1,
                  smoothing: OneEuroParams | None = OneEuroParams(), roi_scale: float = 1.1, redetect_every: int = 5,
-                 spare: int = SPARE):
+                 spare: int = SPARE, keep_threshold: float | None = None):
         if not isinstance(pipeline, HandPipeline):
             pipeline = HandPipeline(pipeline, detector=None, max_hands=max_hands, mask_scale=roi_scale)
         self.pipeline = pipeline
@@ -106,6 +109,7 @@ class HandTracker:
         self.roi_scale = roi_scale
         self.redetect_every = max(1, redetect_every)
         self.spare = spare  # detections tried beyond the hands missing (HandPipeline.find_new)
+        self.keep_threshold = keep_threshold
         self.tracks: list[Track] = []
         self.info = StepInfo()
         self._next_id = 0
@@ -117,12 +121,15 @@ class HandTracker:
     def roi(self, hand: Hand):
         return self.pipeline.recrop_roi(hand, self.roi_scale)
 
-    def _valid(self, hand: Hand, shape: tuple[int, ...]) -> bool:
-        """Present, and plausibly placed: a track whose centre left the frame or collapsed is lost."""
+    def _valid(self, hand: Hand, shape: tuple[int, ...], tracked: bool = False) -> bool:
+        """Present, and plausibly placed: a track whose centre left the frame or collapsed is lost. A hand
+        already tracked needs ``keep_threshold``, a new one the estimator's presence threshold."""
         x, y, w, h = hand.box
         cx, cy = x + w / 2, y + h / 2
-        return (hand.score >= self.estimator.presence_threshold and 0 <= cx < shape[1] and 0 <= cy < shape[0]
-                and max(w, h) >= 8)
+        threshold = self.estimator.presence_threshold
+        if tracked and self.keep_threshold is not None:
+            threshold = self.keep_threshold
+        return hand.score >= threshold and 0 <= cx < shape[1] and 0 <= cy < shape[0] and max(w, h) >= 8
 
     def _search_due(self, lost: int) -> bool:
         if len(self.tracks) >= self.max_hands:
@@ -148,7 +155,7 @@ class HandTracker:
             hands = self.estimator.estimate(frame_rgb, [self.roi(tr.hand) for tr in self.tracks])
             kept: list[Track] = []
             for tr, hand in zip(self.tracks, hands):  # oldest first: a duplicate of an older track goes
-                if self._valid(hand, frame_rgb.shape) and all(
+                if self._valid(hand, frame_rgb.shape, tracked=True) and all(
                         box_iou(hand.box, k.hand.box) <= self.pipeline.duplicate_iou for k in kept):
                     tr.hand, tr.frames = hand, tr.frames + 1
                     kept.append(tr)

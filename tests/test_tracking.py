@@ -137,3 +137,31 @@ def test_a_second_hand_that_comes_in_while_one_is_tracked_is_added_within_a_few_
     assert added is not None and added - appear <= every + 1, f"second hand added on frame {added}, came in on {appear}"
     assert all(c == 2 for c in counts[added:]), "both hands kept once found"
     assert max(near) < 0.2, f"a track {max(near):.2f} hand sizes from every labelled hand"
+
+
+@pytest.mark.skipif(not DEFAULT_WEIGHTS.is_file(), reason=f"needs the bundled default weights ({DEFAULT_WEIGHTS})")
+def test_a_tracked_hand_is_kept_down_to_the_keep_threshold_while_a_new_one_needs_the_presence_threshold(frame):
+    import cv2
+
+    est = PoseEstimator(None)
+    blurred = cv2.GaussianBlur(frame, (0, 0), 5)
+    est.presence_threshold = 0.0  # first the scores the model gives this hand, tracked, sharp then blurred
+    probe = HandTracker(est, max_hands=1, smoothing=None)
+    probe.update(frame, 0.0)
+    sharp = probe.update(frame, 1 / 30)[0].hand.score
+    soft = probe.update(blurred, 2 / 30)[0].hand.score
+    assert soft < sharp - 0.02  # blur lowers the presence score
+    frames = [frame, frame, blurred, blurred]
+    plain = HandTracker(est, max_hands=1, smoothing=None)
+    kept = HandTracker(est, max_hands=1, smoothing=None, keep_threshold=soft / 2)
+    first = [plain.update(frame, 0.0), kept.update(frame, 0.0)]  # found as the probe found it
+    assert all(len(hands) == 1 for hands in first)
+    est.presence_threshold = (sharp + soft) / 2  # now the blurred hand is too weak to be found or, plainly, kept
+    plain.update(frames[1], 1 / 30)
+    kept.update(frames[1], 1 / 30)
+    lost = plain.update(frames[2], 2 / 30)
+    assert plain.info.lost == 1 and all(t.id != first[0][0].id for t in lost)
+    for i in (2, 3):  # the blurred hand stays the same track, found no search
+        hands = kept.update(frames[i], i / 30)
+        assert kept.info.lost == 0 and not kept.info.found and [t.id for t in hands] == [first[1][0].id]
+    est.presence_threshold = 0.2

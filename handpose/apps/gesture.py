@@ -27,6 +27,7 @@ from ..errors import HandposeError
 from ..gesture import NONE, load_gestures
 from ..gesture.fit import fit
 from ..io import atomic_write_json, content_hash
+from ..release import read_release
 from .options import add_pipeline_arguments, create_pipeline
 from .predict import IMAGE_SUFFIXES, predict_files
 
@@ -53,6 +54,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     t.add_argument("--both-turns", action="store_true",
                    help="also learn each training photo's keypoints with the re-crop turned the other way (--upright "
                         "<-> --no-upright): one classifier for predict's upright re-crops and live's unturned crops")
+    t.add_argument("--also-weights", action="append", default=[], metavar="WEIGHTS",
+                   help="also learn the training photos' keypoints as this other pose model gives them (repeatable): "
+                        "a classifier that has seen more than one model's way of erring")
     add_pipeline_arguments(t)
     e = sub.add_parser("evaluate", help="accuracy per class and a confusion matrix on DIR/<label>/*.jpg folders",
                        description="score a gesture classifier on photo folders (DIR/<label>/*.jpg)")
@@ -236,6 +240,11 @@ def train(args: argparse.Namespace) -> int:
         raise HandposeError("--epochs must be at least 1, --synth at least 0 and --synth-weight above 0")
     if not args.out.endswith(".safetensors"):
         raise HandposeError(f"--out {args.out}: a gesture classifier is written as a .safetensors file")
+    for w in args.also_weights:  # named now, not after the first model's pass over every photo
+        if not Path(w).is_file():
+            raise HandposeError(f"--also-weights {w}: no such file")
+        if w.endswith(".safetensors"):
+            read_release(Path(w))
     if not args.dirs and not args.keypoints and not args.synth:
         raise HandposeError("nothing to train on: give photo folders (DIR/<label>/*.jpg), --keypoints or --synth")
     photos = labelled_photos(args.dirs) if args.dirs else []
@@ -256,12 +265,15 @@ def train(args: argparse.Namespace) -> int:
     held = split(labels, args.holdout, args.seed)
     train_kp = [k for k, h in zip(kps, held) if not h]
     train_labels = [c for c, h in zip(labels, held) if not h]
-    if args.both_turns and used:
-        other = argparse.Namespace(**{**vars(args), "upright": not args.upright})
-        turned, _ = hand_keypoints(other, [p for (p, _), h in zip(used, held) if not h])
-        for (p, label), h in zip(used, held):
-            if not h and turned.get(p) is not None:
-                train_kp.append(np.asarray(turned[p], np.float64))
+    train_photos = [(p, label) for (p, label), h in zip(used, held) if not h]
+    variants = [{"upright": not args.upright}] if args.both_turns else []  # of the pose model given (--weights)
+    for w in args.also_weights:
+        variants += [{"weights": w}] + ([{"weights": w, "upright": not args.upright}] if args.both_turns else [])
+    for change in variants if train_photos else []:
+        found_other, _ = hand_keypoints(argparse.Namespace(**{**vars(args), **change}), [p for p, _ in train_photos])
+        for p, label in train_photos:
+            if found_other.get(p) is not None:
+                train_kp.append(np.asarray(found_other[p], np.float64))
                 train_labels.append(label)
     weights = [1.0] * len(train_kp)
     for path in args.keypoints:
@@ -288,7 +300,8 @@ def train(args: argparse.Namespace) -> int:
                             "a classifier needs at least two")
     classes = sorted(set(train_labels) | set(labels), key=lambda c: (c != NONE, c))
     info = {"trained_on": {"photos": int((~held).sum()), "photo_folders": args.dirs, "keypoint_files": args.keypoints,
-                           "synth": args.synth, "synth_weight": args.synth_weight, "both_turns": args.both_turns},
+                           "synth": args.synth, "synth_weight": args.synth_weight, "both_turns": args.both_turns,
+                           "also_weights": [Path(w).name for w in args.also_weights]},
             "epochs": args.epochs, "seed": args.seed, "min_score": args.min_score}
     clf = fit(np.stack(train_kp), train_labels, classes, epochs=args.epochs, seed=args.seed,
               sample_weights=np.array(weights), info=info)

@@ -133,7 +133,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", type=Path, help="JSON lines to write: one object per frame, hand or not")
     p.add_argument("--max-frames", type=int, help="stop after this many frames")
     p.add_argument("--presence-threshold", type=float, default=0.2,
-                   help="hand presence score under which a track is lost and the finder runs again (default 0.2)")
+                   help="hand presence score a new hand must reach (default 0.2)")
+    p.add_argument("--keep-threshold", type=float, default=None, metavar="T",
+                   help="presence score under which a tracked hand is lost and the finder runs again (default: "
+                        "--presence-threshold)")
     p.add_argument("--roi-scale", type=float, default=1.1, help="growth of the keypoints' box for the next crop")
     p.add_argument("--no-smooth", action="store_true", help="turn the One Euro filter off")
     p.add_argument("--min-cutoff", type=float, default=OneEuroParams.min_cutoff, help="One Euro: cut-off when still (Hz)")
@@ -149,6 +152,10 @@ def run(args: argparse.Namespace) -> int:
         raise HandposeError(f"--max-hands must be at least 1, got {args.max_hands}")
     if args.redetect_every < 1:
         raise HandposeError(f"--redetect-every must be at least 1, got {args.redetect_every}")
+    for name in ("presence_threshold", "keep_threshold"):
+        value = getattr(args, name)
+        if value is not None and value < 0:
+            raise HandposeError(f"--{name.replace('_', '-')} must be 0 or more, got {value}")
     for name in ("min_cutoff", "beta", "d_cutoff"):
         if getattr(args, name) < 0 or (name != "beta" and getattr(args, name) == 0):
             raise HandposeError(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
@@ -168,7 +175,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         pipeline = create_pipeline(args, presence_threshold=args.presence_threshold)
         smoothing = None if args.no_smooth else OneEuroParams(args.min_cutoff, args.beta, args.d_cutoff)
-        tracker = HandTracker(pipeline, args.max_hands, smoothing, args.roi_scale, args.redetect_every)
+        tracker = HandTracker(pipeline, args.max_hands, smoothing, args.roi_scale, args.redetect_every,
+                              keep_threshold=args.keep_threshold)
         first = source.read()
         if first is None:
             raise HandposeError(f"{source.name}: no frames")

@@ -85,6 +85,12 @@ def test_missing_video_file_is_named(tmp_path, capsys):
     assert "nope.mp4: video file not found" in capsys.readouterr().err
 
 
+def test_a_negative_threshold_is_named(video, capsys):
+    assert cli(["live", "--source", str(video.path), "--no-display", "--keep-threshold", "-0.1"]) == 2
+    err = capsys.readouterr().err
+    assert "--keep-threshold must be 0 or more, got -0.1" in err and "Traceback" not in err
+
+
 def test_main_py_is_live_on_camera_zero():
     if cv2.VideoCapture(0).isOpened():
         pytest.skip("a camera is present: main.py would open it")

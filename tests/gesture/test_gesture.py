@@ -158,6 +158,43 @@ def test_both_turns_learns_each_photo_with_and_without_the_upright_re_crop(tmp_p
     assert json.loads(out.with_suffix(".json").read_text())["trained_on"]["both_turns"] is True
 
 
+def test_also_weights_learns_each_photo_as_another_pose_model_gives_it(tmp_path, capsys):
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    from handpose.weights import DEFAULT_WEIGHTS
+
+    write_folders(tmp_path / "photos")
+    other = tmp_path / "other_pose.safetensors"  # another pose model: the bundled one with its heads' weights moved
+    with safe_open(str(DEFAULT_WEIGHTS), "pt") as f:
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+        meta = f.metadata()
+    last = sorted(k for k in tensors if tensors[k].ndim == 4)[-1]
+    tensors[last] = tensors[last] * 1.5 + 0.01 * tensors[last].std()
+    save_file(tensors, str(other), metadata=meta)
+    assert cli(["gesture", "train", str(tmp_path / "photos"), "--out", str(tmp_path / "x.safetensors"),
+                "--also-weights", str(other)]) == 2  # named before any photo is read
+    assert "other_pose.json is missing beside it" in capsys.readouterr().err
+    other.with_suffix(".json").write_text(DEFAULT_WEIGHTS.with_suffix(".json").read_text())
+    cache, out = tmp_path / "cache.json", tmp_path / "pooled.safetensors"
+    assert cli(["gesture", "train", str(tmp_path / "photos"), "--out", str(out), "--holdout", "0", "--threads", "2",
+                "--epochs", "2", "--also-weights", str(other), "--cache", str(cache)]) == 0
+    entries = json.loads(cache.read_text())
+    bundled = {k: v for k, v in entries.items() if "other_pose" not in k}
+    theirs = {k.split(":")[0]: v for k, v in entries.items() if "other_pose" in k}
+    # every photo the bundled model found a hand in went through the other model too, which moved its keypoints
+    assert theirs.keys() == {k.split(":")[0] for k, v in bundled.items() if v is not None}
+    mine = {k.split(":")[0]: v for k, v in bundled.items()}
+    assert max(np.abs(np.array(mine[k]) - np.array(v)).max() for k, v in theirs.items() if v is not None) > 0.5
+    found = sum(v is not None for v in entries.values())
+    assert f"trained on {found} hands" in capsys.readouterr().out
+    assert json.loads(out.with_suffix(".json").read_text())["trained_on"]["also_weights"] == [other.name]
+    assert cli(["gesture", "train", str(tmp_path / "photos"), "--out", str(out), "--also-weights",
+                str(tmp_path / "missing.safetensors")]) == 2
+    err = capsys.readouterr().err
+    assert "--also-weights" in err and "missing.safetensors: no such file" in err
+
+
 def test_gesture_train_refuses_bad_folders(tmp_path, capsys):
     assert cli(["gesture", "train", str(tmp_path / "nowhere"), "--out", str(tmp_path / "g.safetensors")]) == 2
     assert "nowhere: not a folder" in capsys.readouterr().err
