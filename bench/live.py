@@ -7,7 +7,7 @@ installed (`make bench-deps`).
     .venv/bin/python bench/live.py --clips DIR [DIR ...] [--backends onnx-int8] [--threads N] [--max-hands 2]
                                    [--also-detectors W ...] [--also-weights W ...] [--spare N] [--[no-]upright]
                                    [--also-turned] [--also-keep T ...] [--recrops N]
-                                   [--also-recrops N ...] [--given-crops]
+                                   [--also-recrops N ...] [--also-gate G ...] [--given-crops]
 
 Videos (handpose/data/video.py): still (a mini-example image panned and zoomed), uci (two uci_hand videos,
 when ../shared/data has them), two-hands (hgc_dev images 13 and 199, one mirrored, pasted into a hand-free
@@ -55,7 +55,7 @@ from handpose.data.transforms import keypoints_box  # noqa: E402
 from handpose.pipeline import HandPipeline  # noqa: E402
 from handpose.pose.inference import BACKENDS, Hand  # noqa: E402
 from handpose.smoothing import jitter  # noqa: E402
-from handpose.tracking import SPARE, HandTracker  # noqa: E402
+from handpose.tracking import RECROP_GATE, SPARE, HandTracker  # noqa: E402
 from handpose.data.video import (LabelledVideo, freihand_hands, hand_free_room, mini_example_video,  # noqa: E402
                                  two_hand_video, uci_video)
 
@@ -144,7 +144,7 @@ def score(video: LabelledVideo, raw: list[list[np.ndarray]], shown: list[list[np
 def track_ours(path: Path, size: tuple[int, int], args: argparse.Namespace, backend: str, max_hands: int,
                out: Path, detector: str | None = None, weights: str | None = None,
                upright: bool | None = None, keep: float | None = None,
-               recrops: int | None = None) -> tuple[float, str, list, list]:
+               recrops: int | None = None, gate: float | None = None) -> tuple[float, str, list, list]:
     """`handpose live` on a video file: (FPS, detector runs, per frame each track's raw and shown keypoints);
     ``detector``, ``weights``, ``upright``, ``keep``, ``recrops``: detector and pose model weights, upright crops,
     the presence score that keeps a track and a new hand's re-crops instead of --detector's, --weights',
@@ -155,7 +155,8 @@ def track_ours(path: Path, size: tuple[int, int], args: argparse.Namespace, back
                                    upright=args.upright if upright is None else upright,
                                    recrops=args.recrops if recrops is None else recrops)
     tracker = HandTracker(pipeline, max_hands, spare=args.spare,
-                          keep_threshold=args.keep_threshold if keep is None else keep)
+                          keep_threshold=args.keep_threshold if keep is None else keep,
+                          recrop_gate=args.recrop_gate if gate is None else gate)
     raw, shown = [], []
     source = FileSource(str(path))
     writer = VideoOutput(out, source.fps, size)
@@ -290,14 +291,16 @@ def run_clips(folders: list[Path], args: argparse.Namespace, tmp: Path) -> int:
             variants = [{}] + [{"detector": d} for d in args.also_detectors] + [
                 {"weights": w} for w in args.also_weights] + (
                 [{"upright": not args.upright}] if args.also_turned else []) + [
-                {"keep": k} for k in args.also_keep] + [{"recrops": r} for r in args.also_recrops]
+                {"keep": k} for k in args.also_keep] + [{"recrops": r} for r in args.also_recrops] + [
+                {"gate": g} for g in args.also_gate]
             for v in variants:
                 f, runs, _, shown = track_ours(path, size, args, backend, hands, tmp / "out.mp4", **v)
                 label = f"handpose {backend}" + (f", detector {v['detector']}" if "detector" in v else "") + (
                     f", pose model {v['weights']}" if "weights" in v else "") + (
                     "" if "upright" not in v else ", upright crops" if v["upright"] else ", crops not turned") + (
                     f", tracks kept down to presence {v['keep']:g}" if "keep" in v else "") + (
-                    f", {v['recrops']} re-crops of a new hand" if "recrops" in v else "")
+                    f", {v['recrops']} re-crops of a new hand" if "recrops" in v else "") + (
+                    f", re-crops of boxes scoring {v['gate']:g}x the presence threshold" if "gate" in v else "")
                 here.append((label, f, runs, agreement(reference, shown)))
             for weights in [None] + args.also_weights if args.given_crops else []:
                 same, before = given_crops(path, reference, args, backend, weights)
@@ -360,6 +363,11 @@ def main(argv: list[str] | None = None) -> int:
                    help=f"re-crops of a new hand, as `handpose live --recrops` (default: its default, {VIDEO.recrops})")
     p.add_argument("--also-recrops", nargs="+", type=int, default=[], metavar="N",
                    help="with --clips: a row per value with that many re-crops of a new hand")
+    p.add_argument("--recrop-gate", type=float, default=RECROP_GATE, metavar="G",
+                   help=f"a search re-crops only boxes whose first pass scores G x the presence threshold (0: all; "
+                        f"default live's, {RECROP_GATE})")
+    p.add_argument("--also-gate", nargs="+", type=float, default=[], metavar="G",
+                   help="with --clips: a row per value of --recrop-gate")
     p.add_argument("--keep-threshold", type=float, default=None, metavar="T",
                    help="presence score that keeps a track, as `handpose live --keep-threshold` (default: its default)")
     p.add_argument("--also-keep", nargs="+", type=float, default=[], metavar="T",

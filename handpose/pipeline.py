@@ -224,14 +224,16 @@ class HandPipeline:
 
     # -- new hands (photos, and tracking when hands are missing) ------------------------------------------
     def find_new(self, images_rgb: list[np.ndarray], known: list[list[np.ndarray]], want: int,
-                 spare: int = 0) -> list[list[Hand]]:
+                 spare: int = 0, recrop_gate: float = 0.0) -> list[list[Hand]]:
         """Up to ``want`` hands per image that are not one of its ``known`` boxes (hands already tracked).
         ``spare``: with a detector, that many more of its boxes are tried, and the pose model's presence score
-        keeps the best ``want``: a false box (a logo, a face) that outscores a hand then no longer hides it."""
+        keeps the best ``want``: a false box (a logo, a face) that outscores a hand then no longer hides it.
+        ``recrop_gate``: only boxes whose first pass scores at least this x the presence threshold are re-cropped
+        (0: all)."""
         if want < 1 or not images_rgb:
             return [[] for _ in images_rgb]
         if self.detector is not None:
-            return self._detect(images_rgb, known, want, spare)
+            return self._detect(images_rgb, known, want, spare, recrop_gate)
         return self._find(images_rgb, known, want)
 
     def recrop_roi(self, hand: Hand, scale: float = 1.0):
@@ -242,7 +244,7 @@ class HandPipeline:
     def _is_new(self, box, accepted) -> bool:
         return all(box_iou(box, b) <= self.duplicate_iou for b in accepted)
 
-    def _detect(self, images, known, want, spare: int = 0) -> list[list[Hand]]:
+    def _detect(self, images, known, want, spare: int = 0, recrop_gate: float = 0.0) -> list[list[Hand]]:
         jobs: list[tuple[int, np.ndarray]] = []
         for i, image in enumerate(images):
             taken = [np.asarray(b, np.float32) for b in known[i]]
@@ -258,11 +260,14 @@ class HandPipeline:
         # every hand in one batch
         hands = self.estimator.estimate_many([(images[i], grow(b, self.detection_scale)) for i, b in jobs],
                                              flip_test=None if self.flip_first or not self.recrops else False)
+        gate = recrop_gate * self.estimator.presence_threshold
         for _ in range(self.recrops):
             # The detector's box frames the hand less exactly than the hand's own keypoints do (on hgc_dev the
             # crop from the detection alone gave AUC 0.516, the given keypoint box 0.676): crop again from them.
-            again = self.estimator.estimate_many([(images[i], self.recrop_roi(h)) for (i, _), h in zip(jobs, hands)])
-            hands = [b if b.score >= a.score * 0.5 else a for a, b in zip(hands, again)]
+            due = [k for k, h in enumerate(hands) if not gate or h.score >= gate]
+            again = self.estimator.estimate_many([(images[jobs[k][0]], self.recrop_roi(hands[k])) for k in due])
+            for k, b in zip(due, again):
+                hands[k] = b if b.score >= hands[k].score * 0.5 else hands[k]
         out: list[list[Hand]] = [[] for _ in images]
         accepted = [list(map(np.asarray, k)) for k in known]
         for (i, _), hand in sorted(zip(jobs, hands), key=lambda jh: -jh[1].score):

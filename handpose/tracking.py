@@ -4,7 +4,8 @@ only when fewer hands than wanted are tracked: at once when no hand is tracked o
 presence score fell below the threshold, or it left the frame), otherwise at most every ``redetect_every``
 frames while below ``max_hands``. A frame without a hand shows none. A search tries ``spare`` more of the
 detector's boxes than hands are missing and keeps those the pose model's presence score likes best, so a
-false box that outscores a hand (a logo, a face) does not hide it for good.
+false box that outscores a hand (a logo, a face) does not hide it for good; only the boxes whose first pose pass
+already scores ``recrop_gate`` x the presence threshold are cropped again from their keypoints.
 
 A new hand that overlaps a tracked one (IoU over the pipeline's ``duplicate_iou``) is that hand, not a new
 one; two tracks that settle on the same hand are merged (the older one stays). Handedness is averaged over a
@@ -30,6 +31,9 @@ HANDEDNESS_MEMORY = 0.8  # weight of the past in a track's right-hand probabilit
 SIDE_WARMUP, SIDE_EVERY = 3, 5  # frames of a track on which the palm-side classifier is asked
 GESTURE_MEMORY = 0.6  # weight of the past in a track's gesture probabilities (a few frames' memory)
 SPARE = 2  # detector boxes a search tries beyond the hands missing (chosen on training clips: docs/realdata.md)
+# A search re-crops only the boxes whose first pass scores this share of the presence threshold: the others are
+# mostly false boxes, and their re-crops were most of a search's cost (chosen on training clips: docs/realdata.md).
+RECROP_GATE = 0.5
 
 
 @dataclass
@@ -99,7 +103,7 @@ class HandTracker:
 
     def __init__(self, pipeline: HandPipeline | PoseEstimator, max_hands: int = 1,
                  smoothing: OneEuroParams | None = OneEuroParams(), roi_scale: float = 1.1, redetect_every: int = 5,
-                 spare: int = SPARE, keep_threshold: float | None = None):
+                 spare: int = SPARE, keep_threshold: float | None = None, recrop_gate: float = RECROP_GATE):
         if not isinstance(pipeline, HandPipeline):
             pipeline = HandPipeline(pipeline, detector=None, max_hands=max_hands, mask_scale=roi_scale)
         self.pipeline = pipeline
@@ -110,6 +114,7 @@ class HandTracker:
         self.redetect_every = max(1, redetect_every)
         self.spare = spare  # detections tried beyond the hands missing (HandPipeline.find_new)
         self.keep_threshold = keep_threshold
+        self.recrop_gate = recrop_gate  # a search re-crops only boxes scoring this x the presence threshold
         self.tracks: list[Track] = []
         self.info = StepInfo()
         self._next_id = 0
@@ -168,7 +173,8 @@ class HandTracker:
             info.found = True
             self._since_search = 0
             known = [tr.hand.box for tr in self.tracks]
-            for hand in self.pipeline.find_new([frame_rgb], [known], self.max_hands - len(self.tracks), self.spare)[0]:
+            for hand in self.pipeline.find_new([frame_rgb], [known], self.max_hands - len(self.tracks), self.spare,
+                                               self.recrop_gate)[0]:
                 if not self._valid(hand, frame_rgb.shape):
                     continue
                 flt = OneEuroFilter(self.smoothing) if self.smoothing is not None else None

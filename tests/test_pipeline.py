@@ -358,6 +358,27 @@ def test_spare_detections_let_the_presence_score_pass_over_a_false_box(two_hands
     assert len(pipe.find_new([both], [[]], 2)[0]) == 2
 
 
+def test_a_gated_search_re_crops_only_the_boxes_that_already_look_like_a_hand(two_hands):
+    """With ``recrop_gate`` a search re-crops only the boxes whose first pass scores that share of the presence
+    threshold: the grey box is not cropped again, the hand is, and the same hand comes back."""
+    both, boxes = two_hands
+    image = both.copy()
+    image[:, 256:] = 128
+    grey = np.array([320, 60, 120, 120], np.float32)
+    pipe = HandPipeline(PoseEstimator(None, backend="onnx-int8"), FakeDetector([grey, boxes[0]]), max_hands=1,
+                        side=None, gestures=None, recrops=1)
+    passes: list[int] = []
+    estimate_many = pipe.estimator.estimate_many
+    pipe.estimator.estimate_many = lambda jobs, **kw: (passes.append(len(jobs)), estimate_many(jobs, **kw))[1]
+    (every,) = pipe.find_new([image], [[]], 1, spare=1)
+    assert passes == [2, 2]  # both boxes, then both again
+    passes.clear()
+    (gated,) = pipe.find_new([image], [[]], 1, spare=1, recrop_gate=1.0)
+    assert passes == [2, 1]  # both boxes, then the hand's alone
+    assert len(every) == len(gated) == 1 and box_iou(gated[0].box, boxes[0]) > 0.5
+    np.testing.assert_allclose(gated[0].keypoints, every[0].keypoints, atol=1e-3)
+
+
 def test_upright_tracking_crops_follow_an_upside_down_hand(two_hands):
     """Live's crops from last frame's keypoints, turned upright: the bundled model (which saw hands in their
     photos' own orientation) then tracks a hand shown upside down; the plain keypoint box shows it upside down."""
